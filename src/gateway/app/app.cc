@@ -1,0 +1,245 @@
+#include "gateway/app/app.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "base/bytes.h"
+#include "base/log.h"
+#include "gateway/http/problem.h"
+#include "gateway/http/server.h"
+#include "gateway/store/sqlite/sqlite_store.h"
+#include "wa/crypto/crypto.h"
+
+namespace gateway::app {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+void Fail(const std::string& line) {
+  std::fprintf(stderr, "wagate: %s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+// Creates the data dir if missing and proves it writable; nullopt on success, else the reason.
+std::optional<std::string> PrepareDataDir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return "cannot create data dir '" + dir.string() + "': " + ec.message();
+  if (!std::filesystem::is_directory(dir, ec)) return "data dir '" + dir.string() + "' is not a directory";
+  auto probe = dir / (".write-probe-" + std::to_string(::getpid()));
+  {
+    std::ofstream f(probe);
+    if (!f || !(f << "ok") || !f.flush()) {
+      return "data dir '" + dir.string() + "' is not writable: " + std::strerror(errno);
+    }
+  }
+  std::filesystem::remove(probe, ec);
+  return std::nullopt;
+}
+
+// The master key encrypts secrets at rest. Given in configuration, or kept in
+// <data_dir>/master.key (0600), created on first start.
+std::optional<std::string> LoadMasterKey(const config::Config& config, base::Bytes* key) {
+  if (!config.master_key_hex.empty()) {
+    *key = *base::FromHex(config.master_key_hex);
+    return std::nullopt;
+  }
+  auto path = config.data_dir / "master.key";
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    std::ifstream f(path);
+    std::string hex;
+    f >> hex;
+    auto bytes = base::FromHex(hex);
+    if (!f.good() && !f.eof()) return "cannot read " + path.string();
+    if (!bytes || bytes->size() != 32) {
+      return path.string() + " is damaged: expected 64 hex digits";
+    }
+    *key = std::move(*bytes);
+    return std::nullopt;
+  }
+  *key = wa::crypto::RandomBytes(32);
+  auto tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!(f << base::ToHex(*key) << "\n") || !f.flush()) return "cannot write " + tmp.string();
+  }
+  ::chmod(tmp.c_str(), 0600);
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return "cannot create " + path.string() + ": " + ec.message();
+  return std::nullopt;
+}
+
+std::string MasterKeyCheck(const base::Bytes& key) {
+  auto mac = wa::crypto::HmacSha256(key, base::AsBytes("wagate master key check v1"));
+  return base::ToHex(mac);
+}
+
+// Opens the database and applies pending migrations.
+std::unique_ptr<store::sqlite::SqliteStore> OpenStore(const config::Config& config,
+                                                      std::vector<int>* applied_out = nullptr) {
+  std::string err;
+  auto opened = store::sqlite::SqliteStore::Open(
+      {.path = config.SqlitePath(), .threads = config.store_threads}, &err);
+  if (!opened) {
+    Fail(err);
+    return nullptr;
+  }
+  auto applied = (*opened)->Migrate(&err);
+  if (!applied) {
+    Fail(err);
+    return nullptr;
+  }
+  if (applied_out) *applied_out = *applied;
+  return std::move(*opened);
+}
+
+http::Router MakeRouter(store::Store& store) {
+  http::Router router;
+  router.Add(bhttp::verb::get, "/healthz", [](http::Context& ctx) -> asio::awaitable<http::Response> {
+    co_return http::Json(ctx.request, bhttp::status::ok, R"({"status":"ok"})");
+  });
+  router.Add(bhttp::verb::get, "/readyz",
+             [&store](http::Context& ctx) -> asio::awaitable<http::Response> {
+               if (ctx.draining) {
+                 co_return http::Problem(ctx.request, bhttp::status::service_unavailable,
+                                         "shutting_down", "the server is draining for shutdown");
+               }
+               auto health = co_await store.Check();
+               if (!health) {
+                 co_return http::Problem(ctx.request, bhttp::status::service_unavailable,
+                                         "store_unavailable",
+                                         "the store did not answer: " + health.error().message());
+               }
+               if (!health->migrations.UpToDate()) {
+                 co_return http::Problem(
+                     ctx.request, bhttp::status::service_unavailable, "migrations_pending",
+                     "schema version " + std::to_string(health->migrations.current) + " of " +
+                         std::to_string(health->migrations.latest));
+               }
+               boost::json::object body{
+                   {"status", "ready"},
+                   {"store",
+                    {{"driver", health->driver},
+                     {"schema_version", health->migrations.current},
+                     {"instance_id", health->instance_id}}}};
+               co_return http::Json(ctx.request, bhttp::status::ok, boost::json::serialize(body));
+             });
+  return router;
+}
+
+}  // namespace
+
+int Serve(const config::Config& config) {
+  base::InitLogging(config.log_level, config.log_format);
+  int threads = config.threads > 0 ? config.threads
+                                   : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  asio::io_context ioc(threads);
+
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(config.listen_host, ec);
+  tcp::endpoint at(address, config.listen_port);
+
+  // Bind first, so that a busy port fails before anything is written to disk.
+  auto acceptor = http::Bind(ioc, at);
+  if (!acceptor) {
+    Fail("cannot listen on " + at.address().to_string() + ":" + std::to_string(at.port()) + ": " +
+         acceptor.error().message());
+    return 1;
+  }
+  auto bound = acceptor->local_endpoint();
+  if (auto err = PrepareDataDir(config.data_dir)) {
+    Fail(*err);
+    return 1;
+  }
+  base::Bytes master_key;
+  if (auto err = LoadMasterKey(config, &master_key)) {
+    Fail(*err);
+    return 1;
+  }
+  auto store = OpenStore(config);
+  if (!store) return 1;
+  if (auto checked = store->VerifyMasterKeyCheck(MasterKeyCheck(master_key)); !checked) {
+    Fail(checked.error() == store::Errc::kMasterKeyMismatch
+             ? "the master key (security.master_key or " + (config.data_dir / "master.key").string() +
+                   ") is not the one database " + config.SqlitePath().string() + " was created with"
+             : "cannot record the master key check: " + checked.error().message());
+    return 1;
+  }
+  http::Server server(ioc, std::move(*acceptor), MakeRouter(*store),
+                      {.max_body_bytes = config.max_body_bytes});
+
+  server.Start();
+  std::string host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
+                                             : bound.address().to_string();
+  std::printf("wagate listening on http://%s:%u\n", host.c_str(), unsigned(bound.port()));
+  std::fflush(stdout);
+  spdlog::info("wagate {} serving on {}:{} (data dir {}, instance {})", WA_VERSION, host,
+               bound.port(), config.data_dir.string(), store->instance_id());
+
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& sec, int signo) {
+    if (sec) return;
+    spdlog::info("received signal {}; draining (up to {} ms)", signo, config.shutdown_timeout_ms);
+    // A second signal ends the process at once.
+    signals.async_wait([](const boost::system::error_code& e2, int) {
+      if (!e2) {
+        base::FlushLogs();
+        std::_Exit(130);
+      }
+    });
+    asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
+      bool drained = co_await server.Shutdown(std::chrono::milliseconds(config.shutdown_timeout_ms));
+      if (!drained) {
+        spdlog::warn("shutdown timeout passed with requests still in flight; closing them");
+      }
+      spdlog::info("stopped");
+      ioc.stop();
+    }, asio::detached);
+  });
+
+  std::vector<std::thread> workers;
+  for (int i = 1; i < threads; ++i) workers.emplace_back([&] { ioc.run(); });
+  ioc.run();
+  for (auto& t : workers) t.join();
+  store.reset();
+  base::FlushLogs();
+  return 0;
+}
+
+int Migrate(const config::Config& config) {
+  base::InitLogging(config.log_level, config.log_format);
+  if (auto err = PrepareDataDir(config.data_dir)) {
+    Fail(*err);
+    return 1;
+  }
+  std::vector<int> applied;
+  auto store = OpenStore(config, &applied);
+  if (!store) return 1;
+  for (int v : applied) {
+    for (const auto& m : store::SqliteMigrations()) {
+      if (m.version == v) std::printf("applied migration %d (%s)\n", v, m.name);
+    }
+  }
+  std::printf("database %s is at schema version %d\n", config.SqlitePath().c_str(),
+              store->migrations().current);
+  return 0;
+}
+
+}  // namespace gateway::app

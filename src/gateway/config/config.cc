@@ -1,0 +1,290 @@
+#include "gateway/config/config.h"
+
+#include <boost/asio/ip/address.hpp>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "base/bytes.h"
+
+extern char** environ;
+
+namespace gateway::config {
+namespace {
+
+// A validator returns an error text (the expected form) or applies the value to the config.
+using Apply = std::function<std::optional<std::string>(const std::string& value, Config& c)>;
+
+enum class Kind { kString, kInt };
+
+struct Spec {
+  std::string name;  // TOML dotted name; env is WAGATE_ + upper-cased with '.' -> '_'
+  Kind kind;
+  std::string default_value;
+  std::string help;
+  bool secret;
+  Apply apply;
+};
+
+std::string EnvName(const std::string& key) {
+  std::string env = "WAGATE_";
+  for (char c : key) env += (c == '.') ? '_' : static_cast<char>(std::toupper(c));
+  return env;
+}
+
+std::optional<long long> ParseInt(const std::string& s) {
+  long long v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+Apply IntIn(long long lo, long long hi, std::function<void(Config&, long long)> set) {
+  return [=](const std::string& v, Config& c) -> std::optional<std::string> {
+    auto n = ParseInt(v);
+    if (!n || *n < lo || *n > hi) {
+      return "expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+    }
+    set(c, *n);
+    return std::nullopt;
+  };
+}
+
+std::optional<std::string> ApplyListen(const std::string& v, Config& c) {
+  const std::string form = "expected host:port with an IP address, e.g. 127.0.0.1:8080 or [::1]:8080";
+  std::string host, port;
+  if (!v.empty() && v.front() == '[') {
+    auto close = v.find(']');
+    if (close == std::string::npos || close + 1 >= v.size() || v[close + 1] != ':') return form;
+    host = v.substr(1, close - 1);
+    port = v.substr(close + 2);
+  } else {
+    auto colon = v.rfind(':');
+    if (colon == std::string::npos) return form;
+    host = v.substr(0, colon);
+    port = v.substr(colon + 1);
+    if (host.find(':') != std::string::npos) return form;  // bare IPv6 needs brackets
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
+  auto p = ParseInt(port);
+  if (ec || !p || *p < 0 || *p > 65535) return form;
+  c.listen_host = host;
+  c.listen_port = static_cast<std::uint16_t>(*p);
+  return std::nullopt;
+}
+
+const std::vector<Spec>& Specs() {
+  static const std::vector<Spec> specs = {
+      {"server.listen", Kind::kString, "127.0.0.1:8080",
+       "address and port of the HTTP API (port 0 picks a free one)", false, ApplyListen},
+      {"server.shutdown_timeout_ms", Kind::kInt, "10000",
+       "how long a graceful shutdown waits for in-flight requests", false,
+       IntIn(0, 600000, [](Config& c, long long v) { c.shutdown_timeout_ms = int(v); })},
+      {"server.threads", Kind::kInt, "0", "network threads (0: one per core)", false,
+       IntIn(0, 256, [](Config& c, long long v) { c.threads = int(v); })},
+      {"server.max_body_bytes", Kind::kInt, "1048576", "largest accepted request body", false,
+       IntIn(1024, 1LL << 30, [](Config& c, long long v) { c.max_body_bytes = std::size_t(v); })},
+      {"data_dir", Kind::kString, "data", "folder for the database and keys", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         if (v.empty()) return "expected a non-empty path";
+         c.data_dir = v;
+         return std::nullopt;
+       }},
+      {"log.level", Kind::kString, "info", "trace, debug, info, warn, error or off", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         static const std::set<std::string> ok = {"trace", "debug", "info", "warn", "error", "off"};
+         if (!ok.count(v)) return "expected one of trace, debug, info, warn, error, off";
+         c.log_level = v;
+         return std::nullopt;
+       }},
+      {"log.format", Kind::kString, "text", "text or json (one JSON object per line)", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         if (v == "text") c.log_format = base::LogFormat::kText;
+         else if (v == "json") c.log_format = base::LogFormat::kJson;
+         else return "expected text or json";
+         return std::nullopt;
+       }},
+      {"store.sqlite_path", Kind::kString, "", "SQLite database file (default: <data_dir>/wagate.db)",
+       false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         c.sqlite_path = v;
+         return std::nullopt;
+       }},
+      {"store.threads", Kind::kInt, "2", "threads for blocking database work", false,
+       IntIn(1, 64, [](Config& c, long long v) { c.store_threads = int(v); })},
+      {"security.master_key", Kind::kString, "",
+       "64 hex digits; encrypts secrets at rest (default: <data_dir>/master.key, created once)",
+       true,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         if (!v.empty() && (v.size() != 64 || !base::FromHex(v))) return "expected 64 hex digits";
+         c.master_key_hex = v;
+         return std::nullopt;
+       }},
+  };
+  return specs;
+}
+
+const Spec* FindSpec(const std::string& name) {
+  for (const auto& s : Specs()) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+std::string KnownKeys() {
+  std::string out;
+  for (const auto& s : Specs()) {
+    if (!out.empty()) out += ", ";
+    out += s.name;
+  }
+  return out;
+}
+
+// Flattens a TOML table into dotted keys with their values as strings.
+std::optional<Error> Flatten(const toml::table& table, const std::string& prefix,
+                             const std::string& file,
+                             std::vector<std::pair<std::string, std::string>>& out) {
+  for (const auto& [k, node] : table) {
+    std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (const auto* sub = node.as_table()) {
+      if (auto err = Flatten(*sub, key, file, out)) return err;
+      continue;
+    }
+    const Spec* spec = FindSpec(key);
+    if (!spec) {
+      return Error{"config: " + file + ": unknown key '" + key + "' (known keys: " + KnownKeys() + ")"};
+    }
+    if (const auto* s = node.as_string()) {
+      out.emplace_back(key, s->get());
+    } else if (const auto* i = node.as_integer()) {
+      out.emplace_back(key, std::to_string(i->get()));
+    } else {
+      std::string want = spec->kind == Kind::kInt ? "an integer" : "a string";
+      return Error{"config: " + file + ": " + key + ": expected " + want};
+    }
+  }
+  return std::nullopt;
+}
+
+std::string Mask(const Spec& spec, const std::string& v) {
+  if (spec.secret && !v.empty()) return "********";
+  return v;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> ProcessEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return env;
+}
+
+std::variant<Effective, Error> Load(const Sources& sources) {
+  // Collect (key, value, origin) in precedence order: later entries win.
+  struct Setting {
+    std::string key, value, origin;
+  };
+  std::vector<Setting> settings;
+  for (const auto& s : Specs()) settings.push_back({s.name, s.default_value, "default"});
+
+  std::optional<std::filesystem::path> file = sources.file;
+  if (!file) {
+    if (auto it = sources.env.find("WAGATE_CONFIG"); it != sources.env.end() && !it->second.empty()) {
+      file = it->second;
+    }
+  }
+  if (file) {
+    std::vector<std::pair<std::string, std::string>> values;
+    try {
+      toml::table table = toml::parse_file(file->string());
+      if (auto err = Flatten(table, "", file->string(), values)) return *err;
+    } catch (const toml::parse_error& e) {
+      std::ostringstream msg;
+      msg << "config: " << file->string() << ":" << e.source().begin.line << ":"
+          << e.source().begin.column << ": " << e.description();
+      return Error{msg.str()};
+    }
+    for (auto& [k, v] : values) settings.push_back({k, v, "file"});
+  }
+
+  for (const auto& [name, value] : sources.env) {
+    if (name.rfind("WAGATE_", 0) != 0 || name == "WAGATE_CONFIG") continue;
+    const Spec* match = nullptr;
+    for (const auto& s : Specs()) {
+      if (EnvName(s.name) == name) match = &s;
+    }
+    if (!match) {
+      std::string known;
+      for (const auto& s : Specs()) known += (known.empty() ? "" : ", ") + EnvName(s.name);
+      return Error{"config: unknown environment variable " + name + " (known: WAGATE_CONFIG, " +
+                   known + ")"};
+    }
+    settings.push_back({match->name, value, "env"});
+  }
+
+  for (const auto& [key, value] : sources.flags) {
+    if (!FindSpec(key)) {
+      return Error{"config: unknown key '" + key + "' (known keys: " + KnownKeys() + ")"};
+    }
+    settings.push_back({key, value, "flag"});
+  }
+
+  Effective eff;
+  std::map<std::string, std::pair<std::string, std::string>> final_values;
+  for (const auto& s : settings) {
+    const Spec* spec = FindSpec(s.key);
+    if (auto err = spec->apply(s.value, eff.config)) {
+      std::string where = s.origin == "env"    ? " (from " + EnvName(s.key) + ")"
+                          : s.origin == "file" ? " (from " + file->string() + ")"
+                          : s.origin == "flag" ? " (from the command line)"
+                                               : "";
+      return Error{"config: " + s.key + "=\"" + Mask(*spec, s.value) + "\"" + where + ": " + *err};
+    }
+    final_values[s.key] = {Mask(*spec, s.value), s.origin};
+  }
+  for (const auto& spec : Specs()) eff.values.emplace_back(spec.name, final_values[spec.name]);
+  return eff;
+}
+
+std::string Print(const Effective& effective) {
+  // Group keys by their TOML table; top-level keys come first, as TOML requires.
+  std::map<std::string, std::vector<std::string>> tables;
+  std::map<std::string, std::pair<std::string, std::string>> values(effective.values.begin(),
+                                                                    effective.values.end());
+  for (const auto& [key, vo] : effective.values) {
+    auto dot = key.rfind('.');
+    tables[dot == std::string::npos ? "" : key.substr(0, dot)].push_back(key);
+  }
+  std::ostringstream out;
+  for (const auto& [table, keys] : tables) {
+    if (!table.empty()) out << "\n[" << table << "]\n";
+    for (const auto& key : keys) {
+      const auto& [value, origin] = values[key];
+      std::string leaf = table.empty() ? key : key.substr(table.size() + 1);
+      bool is_int = FindSpec(key)->kind == Kind::kInt;
+      out << leaf << " = " << (is_int ? value : "\"" + value + "\"") << "  # " << origin << "\n";
+    }
+  }
+  return out.str();
+}
+
+std::vector<KeyInfo> Keys() {
+  std::vector<KeyInfo> keys;
+  for (const auto& s : Specs()) {
+    keys.push_back({s.name, EnvName(s.name), s.help, s.default_value, s.secret});
+  }
+  return keys;
+}
+
+}  // namespace gateway::config

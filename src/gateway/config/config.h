@@ -1,0 +1,79 @@
+// wagate's configuration: one table of keys, each with a default, a validator, an environment
+// variable and a TOML name. Sources layer as flags > environment > file > defaults; an unknown
+// key or a bad value is an error naming the key and the expected form (docs/configuration.md).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "base/log.h"
+
+namespace gateway::config {
+
+struct Config {
+  // [server]
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8080;
+  int shutdown_timeout_ms = 10000;
+  int threads = 0;  // 0: one per core
+  std::size_t max_body_bytes = 1 << 20;
+  // top level
+  std::filesystem::path data_dir = "data";
+  // [log]
+  std::string log_level = "info";
+  base::LogFormat log_format = base::LogFormat::kText;
+  // [store]
+  std::filesystem::path sqlite_path;  // empty: <data_dir>/wagate.db
+  int store_threads = 2;
+  // [security]
+  std::string master_key_hex;  // empty: read or create <data_dir>/master.key
+
+  std::filesystem::path SqlitePath() const {
+    return sqlite_path.empty() ? data_dir / "wagate.db" : sqlite_path;
+  }
+};
+
+// Where each value may come from. `env` holds the process environment (name -> value); only
+// WAGATE_* names are read. `flags` are "key=value" settings from the command line, in order.
+struct Sources {
+  std::optional<std::filesystem::path> file;
+  std::map<std::string, std::string> env;
+  std::vector<std::pair<std::string, std::string>> flags;
+};
+
+struct Effective {
+  Config config;
+  // key -> (printable value, origin: "default", "file", "env", "flag"); secrets masked.
+  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> values;
+};
+
+// The one-line error is ready for stderr ("config: server.listen: expected host:port ...").
+struct Error {
+  std::string message;
+};
+
+std::variant<Effective, Error> Load(const Sources& sources);
+
+// Reads environ into a map (for Sources::env).
+std::map<std::string, std::string> ProcessEnvironment();
+
+// The effective configuration as TOML, each line commented with its origin.
+std::string Print(const Effective& effective);
+
+// Every key with its environment variable and help, for --help and the docs.
+struct KeyInfo {
+  std::string name;
+  std::string env;
+  std::string help;
+  std::string default_value;
+  bool secret;
+};
+std::vector<KeyInfo> Keys();
+
+}  // namespace gateway::config

@@ -1,0 +1,264 @@
+#include "gateway/store/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <vector>
+
+namespace gateway::store::sqlite {
+namespace {
+
+// Runs SQL with no result rows; fills `err` with SQLite's message on failure.
+bool Exec(sqlite3* db, const char* sql, std::string* err) {
+  char* msg = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg);
+  if (rc != SQLITE_OK) {
+    if (err) *err = msg ? msg : sqlite3_errstr(rc);
+    sqlite3_free(msg);
+    return false;
+  }
+  return true;
+}
+
+Errc Classify(int rc) {
+  switch (rc & 0xFF) {
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT: return Errc::kCorrupt;
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY: return Errc::kUnavailable;
+    default: return Errc::kIo;
+  }
+}
+
+// A prepared statement that finalizes itself.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK; }
+  int rc() const { return rc_; }
+  sqlite3_stmt* get() { return s_; }
+  void Bind(int i, const std::string& v) { sqlite3_bind_text(s_, i, v.data(), int(v.size()), SQLITE_TRANSIENT); }
+  void Bind(int i, long long v) { sqlite3_bind_int64(s_, i, v); }
+  int Step() { return rc_ = sqlite3_step(s_); }
+  std::string Text(int col) {
+    auto* p = sqlite3_column_text(s_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, col)) : "";
+  }
+  long long Int(int col) { return sqlite3_column_int64(s_, col); }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+  int rc_;
+};
+
+}  // namespace
+
+// Connections are opened on demand and handed to one pool thread at a time.
+class SqliteStore::Connections {
+ public:
+  explicit Connections(std::filesystem::path path) : path_(std::move(path)) {}
+  ~Connections() {
+    for (auto* db : free_) sqlite3_close_v2(db);
+  }
+
+  // Opens a configured connection; on failure returns null and explains in *err.
+  sqlite3* OpenOne(std::string* err, int* rc_out) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path_.c_str(), &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+      *err = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+      *rc_out = rc;
+      sqlite3_close_v2(db);
+      return nullptr;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_extended_result_codes(db, 1);
+    // WAL: readers do not block the writer. synchronous=FULL: a committed transaction survives
+    // power loss, which "durable before 202" needs. Foreign keys are off by default in SQLite.
+    if (!Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+              err)) {
+      *rc_out = sqlite3_extended_errcode(db);
+      sqlite3_close_v2(db);
+      return nullptr;
+    }
+    return db;
+  }
+
+  // A connection borrowed for one unit of work; returned to the free list when it ends.
+  class Lease {
+   public:
+    Lease(Connections* owner, sqlite3* db) : owner_(owner), db_(db) {}
+    ~Lease() {
+      if (db_) owner_->Release(db_);
+    }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    sqlite3* get() const { return db_; }
+
+   private:
+    Connections* owner_;
+    sqlite3* db_;
+  };
+
+  Lease Acquire(std::string* err, int* rc) {
+    {
+      std::lock_guard lock(mu_);
+      if (!free_.empty()) {
+        auto* db = free_.back();
+        free_.pop_back();
+        return Lease(this, db);
+      }
+    }
+    return Lease(this, OpenOne(err, rc));
+  }
+  void Release(sqlite3* db) {
+    std::lock_guard lock(mu_);
+    free_.push_back(db);
+  }
+
+ private:
+  std::filesystem::path path_;
+  std::mutex mu_;
+  std::vector<sqlite3*> free_;
+};
+
+SqliteStore::SqliteStore(Options options)
+    : options_(std::move(options)),
+      connections_(std::make_unique<Connections>(options_.path)),
+      pool_(static_cast<std::size_t>(options_.threads)) {}
+
+SqliteStore::~SqliteStore() {
+  pool_.Stop();
+}
+
+base::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options,
+                                                              std::string* error_text) {
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options));
+  std::string err;
+  int rc = 0;
+  auto lease = store->connections_->Acquire(&err, &rc);
+  sqlite3* db = lease.get();
+  if (!db) {
+    *error_text = "cannot open database " + options.path.string() + ": " + err;
+    return make_error_code(Classify(rc));
+  }
+  // Opening is lazy in SQLite: read the schema now so a file that is not a database fails here.
+  if (!Exec(db, "SELECT count(*) FROM sqlite_schema", &err)) {
+    *error_text = "cannot open database " + options.path.string() + ": " + err;
+    return make_error_code(Classify(sqlite3_extended_errcode(db)));
+  }
+  return store;
+}
+
+base::Result<std::vector<int>> SqliteStore::Migrate(std::string* error_text) {
+  std::string err;
+  int rc = 0;
+  auto lease = connections_->Acquire(&err, &rc);
+  sqlite3* db = lease.get();
+  if (!db) {
+    *error_text = "cannot open database " + options_.path.string() + ": " + err;
+    return make_error_code(Classify(rc));
+  }
+
+  auto fail = [&](const std::string& what) -> base::Result<std::vector<int>> {
+    int code = sqlite3_extended_errcode(db);
+    *error_text = "database " + options_.path.string() + ": " + what;
+    return make_error_code(Classify(code));
+  };
+
+  if (!Exec(db,
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+            &err)) {
+    return fail(err);
+  }
+  long long current = 0;
+  {
+    Stmt s(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (!s.ok() || s.Step() != SQLITE_ROW) return fail(sqlite3_errmsg(db));
+    current = s.Int(0);
+  }
+  const auto& all = SqliteMigrations();
+  int latest = all.empty() ? 0 : all.back().version;
+  if (current > latest) {
+    *error_text = "database " + options_.path.string() + " has schema version " +
+                  std::to_string(current) + " but this wagate knows only up to " +
+                  std::to_string(latest) + "; run a newer wagate";
+    return make_error_code(Errc::kSchemaTooNew);
+  }
+  std::vector<int> applied;
+  for (const auto& m : all) {
+    if (m.version <= current) continue;
+    if (!Exec(db, "BEGIN IMMEDIATE", &err)) return fail(err);
+    bool ok = Exec(db, m.sql, &err);
+    if (ok) {
+      Stmt s(db, "INSERT INTO schema_migrations(version, name, applied_at) VALUES(?, ?, unixepoch())");
+      s.Bind(1, static_cast<long long>(m.version));
+      s.Bind(2, std::string(m.name));
+      ok = s.ok() && s.Step() == SQLITE_DONE;
+      if (!ok) err = sqlite3_errmsg(db);
+    }
+    if (!ok || !Exec(db, "COMMIT", &err)) {
+      std::string ignored;
+      Exec(db, "ROLLBACK", &ignored);
+      return fail("migration " + std::to_string(m.version) + " (" + m.name + ") failed: " + err);
+    }
+    spdlog::info("store: applied migration {} ({})", m.version, m.name);
+    applied.push_back(m.version);
+  }
+  migrations_ = {latest, latest};
+  if (!Exec(db,
+            "INSERT OR IGNORE INTO meta(key, value) VALUES('instance_id', lower(hex(randomblob(16))));"
+            "INSERT OR IGNORE INTO meta(key, value) VALUES('created_at', CAST(unixepoch() AS TEXT));",
+            &err)) {
+    return fail(err);
+  }
+  Stmt s(db, "SELECT value FROM meta WHERE key = 'instance_id'");
+  if (!s.ok() || s.Step() != SQLITE_ROW) return fail(sqlite3_errmsg(db));
+  instance_id_ = s.Text(0);
+  return applied;
+}
+
+base::Result<void> SqliteStore::VerifyMasterKeyCheck(const std::string& check_hex) {
+  std::string err;
+  int rc = 0;
+  auto lease = connections_->Acquire(&err, &rc);
+  sqlite3* db = lease.get();
+  if (!db) return make_error_code(Classify(rc));
+  {
+    Stmt ins(db, "INSERT OR IGNORE INTO meta(key, value) VALUES('master_key_check', ?)");
+    ins.Bind(1, check_hex);
+    if (!ins.ok() || ins.Step() != SQLITE_DONE) return make_error_code(Errc::kIo);
+  }
+  Stmt s(db, "SELECT value FROM meta WHERE key = 'master_key_check'");
+  if (!s.ok() || s.Step() != SQLITE_ROW) return make_error_code(Errc::kIo);
+  if (s.Text(0) != check_hex) return make_error_code(Errc::kMasterKeyMismatch);
+  return {};
+}
+
+boost::asio::awaitable<base::Result<Health>> SqliteStore::Check() {
+  co_return co_await pool_.Run([this]() -> base::Result<Health> {
+    std::string err;
+    int rc = 0;
+    auto lease = connections_->Acquire(&err, &rc);
+    sqlite3* db = lease.get();
+    if (!db) return make_error_code(Classify(rc));
+    Stmt s(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (!s.ok() || s.Step() != SQLITE_ROW) return make_error_code(Classify(sqlite3_extended_errcode(db)));
+    Health h;
+    h.driver = "sqlite";
+    h.migrations.current = static_cast<int>(s.Int(0));
+    h.migrations.latest = migrations_.latest;
+    h.instance_id = instance_id_;
+    return h;
+  });
+}
+
+}  // namespace gateway::store::sqlite

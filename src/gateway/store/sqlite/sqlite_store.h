@@ -1,0 +1,53 @@
+// The embedded store: one SQLite file in WAL mode with foreign keys on and a busy timeout. A
+// bounded pool runs every statement; each pool thread uses its own connection, so readers never
+// wait for each other and SQLite serialises writers.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "base/blocking_pool.h"
+#include "gateway/store/store.h"
+
+struct sqlite3;
+
+namespace gateway::store::sqlite {
+
+struct Options {
+  std::filesystem::path path;
+  int threads = 2;
+};
+
+class SqliteStore final : public Store {
+ public:
+  // Opens (creating if needed) and checks the file is a usable database; Migrate() must follow
+  // before other use. `error_text` explains a failure in one line (path and SQLite's message).
+  static base::Result<std::unique_ptr<SqliteStore>> Open(const Options& options,
+                                                          std::string* error_text);
+  ~SqliteStore() override;
+
+  boost::asio::awaitable<base::Result<Health>> Check() override;
+
+  // Applies pending migrations synchronously (start-up and `wagate migrate`); returns the
+  // versions applied.
+  base::Result<std::vector<int>> Migrate(std::string* error_text);
+  MigrationState migrations() const { return migrations_; }
+  const std::string& instance_id() const { return instance_id_; }
+
+  // Reads or records the master key's check value: the first start records it, later starts
+  // must present the same key.
+  base::Result<void> VerifyMasterKeyCheck(const std::string& check_hex);
+
+ private:
+  explicit SqliteStore(Options options);
+  class Connections;
+
+  Options options_;
+  std::unique_ptr<Connections> connections_;
+  base::BlockingPool pool_;
+  std::string instance_id_;
+  MigrationState migrations_;
+};
+
+}  // namespace gateway::store::sqlite
