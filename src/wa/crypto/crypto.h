@@ -72,7 +72,7 @@ class Sha256Stream {
   Sha256Stream(const Sha256Stream&) = delete;
   Sha256Stream& operator=(const Sha256Stream&) = delete;
   void Update(ByteView data);
-  Digest32 Finish();
+  Digest32 Finish();  // also resets the stream for a new message
 
  private:
   void* ctx_;  // EVP_MD_CTX
