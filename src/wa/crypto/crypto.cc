@@ -172,6 +172,8 @@ std::array<std::uint8_t, 64> Sha512(ByteView data) { return Digest<64>(EVP_sha51
 
 Digest32 HmacSha256(ByteView key, ByteView data) { return Hmac<32>(EVP_sha256(), key, data); }
 
+std::array<std::uint8_t, 16> Md5(ByteView data) { return Digest<16>(EVP_md5(), data); }
+
 std::array<std::uint8_t, 64> HmacSha512(ByteView key, ByteView data) {
   return Hmac<64>(EVP_sha512(), key, data);
 }

@@ -62,6 +62,9 @@ bool Verify(ByteView public_key, ByteView message, ByteView signature);
 Digest32 Sha256(ByteView data);
 std::array<std::uint8_t, 64> Sha512(ByteView data);
 Digest32 HmacSha256(ByteView key, ByteView data);
+// MD5 is only used for ClientPayload's buildHash (MD5 of the version string, 01-connection.md
+// §3.4); it protects nothing.
+std::array<std::uint8_t, 16> Md5(ByteView data);
 std::array<std::uint8_t, 64> HmacSha512(ByteView key, ByteView data);
 
 // Incremental SHA-256 (Noise handshake hash, media file hashes).

@@ -106,6 +106,7 @@ TEST(CryptoHash, KnownAnswers) {
   EXPECT_EQ(base::ToHex(HmacSha512(key, data)),
             "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"
             "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737");
+  EXPECT_EQ(base::ToHex(Md5(base::AsBytes("abc"))), "900150983cd24fb0d6963f7d28e17f72");
   // An empty key is a valid HMAC key (zero-padded to the block size).
   EXPECT_EQ(base::ToHex(HmacSha256({}, {})),
             "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
@@ -691,6 +692,26 @@ TEST(CryptoMediaVector, EveryMediaType) {
   EXPECT_EQ(Hkdf(Hex(retry.at("media_key_hex")), {},
                  base::AsBytes(std::string_view(retry.at("info").as_string())), 32),
             Hex(retry.at("retry_key_hex")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registration data (client-payload.json): build hash and signed prekey signature
+
+TEST(CryptoClientPayloadVector, BuildHashAndSignedPrekeySignature) {
+  const auto doc = LoadVector("client-payload.json");
+  const auto& reg = doc.at("registration");
+  const auto& version = doc.at("config").at("version").as_array();
+  const std::string version_string = std::to_string(version[0].as_int64()) + "." +
+                                     std::to_string(version[1].as_int64()) + "." +
+                                     std::to_string(version[2].as_int64());
+  EXPECT_EQ(B(Md5(base::AsBytes(version_string))), Hex(reg.at("build_hash")));
+  const auto& in = reg.at("inputs");
+  const Bytes signed_prekey = Cat({Bytes{0x05}, Hex(in.at("signed_prekey_public"))});
+  const Bytes signature = Hex(in.at("signed_prekey_signature"));
+  EXPECT_TRUE(Verify(Hex(in.at("identity_public")), signed_prekey, signature));
+  // Without the type byte it is a different message.
+  EXPECT_FALSE(Verify(Hex(in.at("identity_public")), Hex(in.at("signed_prekey_public")),
+                      signature));
 }
 
 // ---------------------------------------------------------------------------------------------
