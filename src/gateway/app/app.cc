@@ -185,14 +185,7 @@ int Serve(const config::Config& config) {
   http::Server server(ioc, std::move(*acceptor), MakeRouter(*store),
                       {.max_body_bytes = config.max_body_bytes});
 
-  server.Start();
-  std::string host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
-                                             : bound.address().to_string();
-  std::printf("wagate listening on http://%s:%u\n", host.c_str(), unsigned(bound.port()));
-  std::fflush(stdout);
-  spdlog::info("wagate {} serving on {}:{} (data dir {}, instance {})", WA_VERSION, host,
-               bound.port(), config.data_dir.string(), store->instance_id());
-
+  // Handlers are in place before the URL is printed: a signal right after start is graceful.
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& sec, int signo) {
     if (sec) return;
@@ -213,6 +206,14 @@ int Serve(const config::Config& config) {
       ioc.stop();
     }, asio::detached);
   });
+
+  server.Start();
+  std::string host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
+                                             : bound.address().to_string();
+  std::printf("wagate listening on http://%s:%u\n", host.c_str(), unsigned(bound.port()));
+  std::fflush(stdout);
+  spdlog::info("wagate {} serving on {}:{} (data dir {}, instance {})", WA_VERSION, host,
+               bound.port(), config.data_dir.string(), store->instance_id());
 
   std::vector<std::thread> workers;
   for (int i = 1; i < threads; ++i) workers.emplace_back([&] { ioc.run(); });

@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <random>
 
 #include "gateway/http/problem.h"
@@ -48,6 +49,22 @@ std::string NewRequestId() {
     v >>= 4;
   }
   return id;
+}
+
+// After refusing a request whose body is still arriving, read and discard what the client keeps
+// sending (bounded in bytes and time) so that closing does not reset the connection before the
+// client has read our answer.
+asio::awaitable<void> LingeringClose(beast::tcp_stream& stream) {
+  boost::system::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  std::array<char, 16 * 1024> scratch;
+  std::size_t discarded = 0;
+  stream.expires_after(std::chrono::seconds(2));
+  while (!ec && discarded < (8u << 20)) {
+    std::size_t n = 0;
+    std::tie(ec, n) = co_await stream.async_read_some(asio::buffer(scratch), kTuple);
+    discarded += n;
+  }
 }
 
 }  // namespace
@@ -102,10 +119,11 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Connection> conn) {
     conn->stream.expires_after(options_.idle_timeout);
     auto [ec, n] = co_await beast_http::async_read_header(conn->stream, buffer, parser, kTuple);
     conn->idle = false;
-    if (ec) break;  // closed by peer, idle timeout, or cancelled by a drain
+    // body_limit can come with the header already (a Content-Length over the limit).
+    if (ec && ec != beast_http::error::body_limit) break;  // closed, timed out or drained
 
     conn->stream.expires_after(options_.request_timeout);
-    if (!parser.is_done()) {
+    if (!ec && !parser.is_done()) {
       std::tie(ec, n) = co_await beast_http::async_read(conn->stream, buffer, parser, kTuple);
     }
     Request& req = parser.get();
@@ -130,7 +148,12 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Connection> conn) {
 
     conn->stream.expires_after(options_.request_timeout);
     std::tie(ec, n) = co_await beast_http::async_write(conn->stream, res, kTuple);
-    if (ec || !res.keep_alive()) break;
+    if (ec) break;
+    if (close_after) {
+      co_await LingeringClose(conn->stream);
+      break;
+    }
+    if (!res.keep_alive()) break;
   }
   boost::system::error_code ignored;
   conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);

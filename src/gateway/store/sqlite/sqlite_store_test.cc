@@ -1,0 +1,126 @@
+#include "gateway/store/sqlite/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <fstream>
+
+namespace gateway::store::sqlite {
+namespace {
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("wagate-store-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path db() const { return dir_ / "t.db"; }
+
+  std::unique_ptr<SqliteStore> OpenMigrated() {
+    std::string err;
+    auto s = SqliteStore::Open({.path = db(), .threads = 2}, &err);
+    EXPECT_TRUE(s) << err;
+    if (!s) return nullptr;
+    auto applied = (*s)->Migrate(&err);
+    EXPECT_TRUE(applied) << err;
+    return std::move(*s);
+  }
+
+  static std::string Pragma(const std::filesystem::path& path, const char* sql) {
+    sqlite3* h = nullptr;
+    sqlite3_open(path.c_str(), &h);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(h, sql, -1, &st, nullptr);
+    std::string out;
+    if (sqlite3_step(st) == SQLITE_ROW) out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return out;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(SqliteStoreTest, MigratesOnceAndKeepsInstanceId) {
+  std::string id;
+  {
+    auto s = OpenMigrated();
+    ASSERT_TRUE(s);
+    EXPECT_TRUE(s->migrations().UpToDate());
+    EXPECT_EQ(s->migrations().current, SqliteMigrations().back().version);
+    id = s->instance_id();
+    EXPECT_EQ(id.size(), 32u);
+  }
+  std::string err;
+  auto s = SqliteStore::Open({.path = db(), .threads = 1}, &err);
+  ASSERT_TRUE(s) << err;
+  auto applied = (*s)->Migrate(&err);
+  ASSERT_TRUE(applied) << err;
+  EXPECT_TRUE(applied->empty());
+  EXPECT_EQ((*s)->instance_id(), id);
+}
+
+TEST_F(SqliteStoreTest, UsesWalMode) {
+  auto s = OpenMigrated();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(Pragma(db(), "PRAGMA journal_mode"), "wal");
+}
+
+TEST_F(SqliteStoreTest, CheckRunsOnThePoolAndReportsState) {
+  auto s = OpenMigrated();
+  ASSERT_TRUE(s);
+  boost::asio::io_context ioc;
+  base::Result<Health> health = make_error_code(Errc::kIo);
+  boost::asio::co_spawn(ioc, [&]() -> boost::asio::awaitable<void> {
+    health = co_await s->Check();
+  }, boost::asio::detached);
+  ioc.run();
+  ASSERT_TRUE(health) << health.error().message();
+  EXPECT_EQ(health->driver, "sqlite");
+  EXPECT_TRUE(health->migrations.UpToDate());
+  EXPECT_EQ(health->instance_id, s->instance_id());
+}
+
+TEST_F(SqliteStoreTest, RefusesANewerSchema) {
+  {
+    auto s = OpenMigrated();
+    ASSERT_TRUE(s);
+  }
+  Pragma(db(), "INSERT INTO schema_migrations VALUES(9999, 'future', 0) RETURNING version");
+  std::string err;
+  auto s = SqliteStore::Open({.path = db(), .threads = 1}, &err);
+  ASSERT_TRUE(s) << err;
+  auto applied = (*s)->Migrate(&err);
+  ASSERT_FALSE(applied);
+  EXPECT_EQ(applied.error(), Errc::kSchemaTooNew);
+  EXPECT_NE(err.find("9999"), std::string::npos) << err;
+}
+
+TEST_F(SqliteStoreTest, RejectsAFileThatIsNotADatabase) {
+  std::ofstream(db()) << std::string(4096, 'x');
+  std::string err;
+  auto s = SqliteStore::Open({.path = db(), .threads = 1}, &err);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error(), Errc::kCorrupt);
+  EXPECT_NE(err.find("t.db"), std::string::npos) << err;
+}
+
+TEST_F(SqliteStoreTest, MasterKeyCheckIsRecordedOnceThenEnforced) {
+  auto s = OpenMigrated();
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->VerifyMasterKeyCheck("aaaa"));
+  EXPECT_TRUE(s->VerifyMasterKeyCheck("aaaa"));
+  auto r = s->VerifyMasterKeyCheck("bbbb");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), Errc::kMasterKeyMismatch);
+}
+
+}  // namespace
+}  // namespace gateway::store::sqlite
