@@ -55,6 +55,9 @@ base::Result<Key32> SharedSecret(const Key32& private_key, ByteView public_key);
 
 // XEdDSA signatures (libsignal-protocol-c curve code; the nonce is randomised, so signatures are
 // valid but not byte-identical to a deterministic signer's: compare by verifying).
+// Sign clamps a copy of the key first. Verify answers false (never an error) for a key that is
+// not 32 bytes or a signature that is not 64. The signal_context Sign needs lives in
+// wa/crypto/signal_provider.h.
 Signature Sign(const Key32& private_key, ByteView message);
 bool Verify(ByteView public_key, ByteView message, ByteView signature);
 
@@ -81,10 +84,11 @@ class Sha256Stream {
   void* ctx_;  // EVP_MD_CTX
 };
 
-// HKDF-SHA256 (RFC 5869), extract and expand; `length` <= 255 * 32.
+// HKDF-SHA256 (RFC 5869), extract and expand; `length` <= 255 * 32 (checked: aborts). An empty
+// salt means 32 zero bytes, as in the RFC.
 Bytes Hkdf(ByteView ikm, ByteView salt, ByteView info, std::size_t length);
 
-// PBKDF2-HMAC-SHA256 (pairing-code key wrapping).
+// PBKDF2-HMAC-SHA256 (pairing-code key wrapping); `iterations` > 0 (checked: aborts).
 Bytes Pbkdf2Sha256(ByteView password, ByteView salt, unsigned iterations, std::size_t length);
 
 // AES-256-GCM with a 12-byte iv and a 16-byte tag appended to the ciphertext.
