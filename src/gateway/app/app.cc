@@ -17,14 +17,15 @@
 
 #include "base/bytes.h"
 #include "base/log.h"
-#include "gateway/http/problem.h"
-#include "gateway/http/server.h"
+#include "base/http/problem.h"
+#include "base/http/server.h"
 #include "gateway/store/sqlite/sqlite_store.h"
 #include "wa/crypto/crypto.h"
 
 namespace gateway::app {
 
 namespace asio = boost::asio;
+namespace http = base::http;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 

@@ -1,4 +1,4 @@
-#include "gateway/http/server.h"
+#include "base/http/server.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -12,9 +12,9 @@
 #include <array>
 #include <random>
 
-#include "gateway/http/problem.h"
+#include "base/http/problem.h"
 
-namespace gateway::http {
+namespace base::http {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -223,4 +223,4 @@ asio::awaitable<bool> Server::Shutdown(std::chrono::milliseconds timeout) {
   co_return co_await tasks_.WaitEmpty(timeout);
 }
 
-}  // namespace gateway::http
+}  // namespace base::http

@@ -1,8 +1,8 @@
-#include "gateway/http/router.h"
+#include "base/http/router.h"
 
 #include <gtest/gtest.h>
 
-namespace gateway::http {
+namespace base::http {
 namespace {
 
 Handler Noop() {
@@ -43,4 +43,4 @@ TEST(Router, ParametersNeverMatchAcrossSegmentsOrEmpty) {
 }
 
 }  // namespace
-}  // namespace gateway::http
+}  // namespace base::http

@@ -4,13 +4,13 @@
 
 #include <string_view>
 
-#include "gateway/http/types.h"
+#include "base/http/types.h"
 
-namespace gateway::http {
+namespace base::http {
 
 Response Problem(const Request& req, beast_http::status status, std::string_view code,
                  std::string_view detail);
 
 Response Json(const Request& req, beast_http::status status, std::string body);
 
-}  // namespace gateway::http
+}  // namespace base::http

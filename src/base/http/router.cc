@@ -1,6 +1,6 @@
-#include "gateway/http/router.h"
+#include "base/http/router.h"
 
-namespace gateway::http {
+namespace base::http {
 namespace {
 
 std::vector<std::string> Split(std::string_view path) {
@@ -57,4 +57,4 @@ Router::Match Router::Find(beast_http::verb method, std::string_view path) const
   return m;
 }
 
-}  // namespace gateway::http
+}  // namespace base::http

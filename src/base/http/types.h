@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace gateway::http {
+namespace base::http {
 
 namespace beast_http = boost::beast::http;
 using Request = beast_http::request<beast_http::string_body>;
@@ -34,4 +34,4 @@ struct Context {
 
 using Handler = std::function<boost::asio::awaitable<Response>(Context&)>;
 
-}  // namespace gateway::http
+}  // namespace base::http

@@ -18,9 +18,9 @@
 
 #include "base/result.h"
 #include "base/task_group.h"
-#include "gateway/http/router.h"
+#include "base/http/router.h"
 
-namespace gateway::http {
+namespace base::http {
 
 struct ServerOptions {
   std::size_t max_body_bytes = 1 << 20;
@@ -62,4 +62,4 @@ class Server {
   std::set<std::shared_ptr<Connection>> connections_;  // guarded by mu_
 };
 
-}  // namespace gateway::http
+}  // namespace base::http

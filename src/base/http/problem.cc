@@ -1,8 +1,8 @@
-#include "gateway/http/problem.h"
+#include "base/http/problem.h"
 
 #include <boost/json.hpp>
 
-namespace gateway::http {
+namespace base::http {
 
 Response Problem(const Request& req, beast_http::status status, std::string_view code,
                  std::string_view detail) {
@@ -27,4 +27,4 @@ Response Json(const Request& req, beast_http::status status, std::string body) {
   return res;
 }
 
-}  // namespace gateway::http
+}  // namespace base::http

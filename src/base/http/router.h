@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/http/types.h"
+#include "base/http/types.h"
 
-namespace gateway::http {
+namespace base::http {
 
 class Router {
  public:
@@ -36,4 +36,4 @@ class Router {
   std::vector<Route> routes_;
 };
 
-}  // namespace gateway::http
+}  // namespace base::http
