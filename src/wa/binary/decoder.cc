@@ -143,9 +143,9 @@ class Reader {
         std::uint8_t index = 0;
         if (!ReadByte(index)) return false;
         std::size_t dict = tag - kDictionary0;
-        if (dict >= tokens::kDoubleByteDicts || index >= tokens::kDoubleByteSize) {
-          return Fail(DecodeErrc::kInvalidToken, index_pos);
-        }
+        bool in_range = dict < tokens::kDoubleByteDicts;
+        if constexpr (tokens::kDoubleByteSize < 256) in_range = in_range && index < tokens::kDoubleByteSize;
+        if (!in_range) return Fail(DecodeErrc::kInvalidToken, index_pos);
         dst += tokens::kDoubleByte[dict][index];
         return true;
       }

@@ -203,6 +203,20 @@ TEST(Decoder, TagsAndKeysFlattenJids) {
   EXPECT_EQ(n.attrs[0].value.text(), "iq");
 }
 
+// Text with '@' in a tag or key: written back as a JID only if it reads back unchanged.
+TEST(Decoder, TagsAndKeysWithAtAreStable) {
+  // Raw key "1_5:3@x": as a JID it would read "1:3@s.whatsapp.net", so it stays raw.
+  base::Bytes raw_key = FromHex("00 f8 03 19 fc 07 31 5f 35 3a 33 40 78 19");
+  Node n = MustDecode(base::ToHex(raw_key));
+  EXPECT_EQ(n.attrs[0].key, "1_5:3@x");
+  EXPECT_EQ(Encode(n), raw_key);
+  // Key written as a nested JID by Baileys ("a@b@c"): written back the same way.
+  base::Bytes jid_key = FromHex("00 f8 03 19 fa fc 01 61 fa fc 01 62 ee 25 19");  // "c" is token (2, 37)
+  n = MustDecode(base::ToHex(jid_key));
+  EXPECT_EQ(n.attrs[0].key, "a@b@c");
+  EXPECT_EQ(Encode(n), jid_key);
+}
+
 TEST(Decoder, TrailingBytes) {
   ExpectError("00 f8 01 19 00", DecodeErrc::kTrailingBytes, 4);
   DecodeOptions lenient;

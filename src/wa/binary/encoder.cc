@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "base/check.h"
@@ -165,6 +166,75 @@ std::uint8_t HexCode(char c) {
   return static_cast<std::uint8_t>(c <= '9' ? c - '0' : c - 'A' + 10);
 }
 
+// Baileys' jidDecode followed by writeJid: how a string with '@' is written.
+struct LaxJid {
+  bool ad = false;  // AD_JID (a non-empty ":device" part), else JID_PAIR
+  std::uint8_t domain = 0;
+  std::uint8_t device = 0;
+  std::string_view user;
+  std::string_view server;  // JID_PAIR only; written with writeString again
+
+  static std::optional<LaxJid> Split(std::string_view s) {
+    std::size_t at = s.find('@');
+    if (at == std::string_view::npos) return std::nullopt;
+    LaxJid jid;
+    // Split at the first '@'; the user part at ':' then '_', keeping the first two pieces of each.
+    jid.server = s.substr(at + 1);
+    std::string_view combined = s.substr(0, at);
+    std::size_t colon = combined.find(':');
+    std::string_view user_agent = combined.substr(0, colon);
+    std::string_view device;
+    if (colon != std::string_view::npos) {
+      device = combined.substr(colon + 1);
+      device = device.substr(0, device.find(':'));
+    }
+    std::size_t underscore = user_agent.find('_');
+    jid.user = user_agent.substr(0, underscore);
+    jid.ad = !device.empty();
+    if (jid.ad) {
+      int server_domain = DomainOfServer(jid.server);
+      if (server_domain >= 0) {
+        jid.domain = static_cast<std::uint8_t>(server_domain);
+      } else if (underscore != std::string_view::npos) {
+        std::string_view agent = user_agent.substr(underscore + 1);
+        agent = agent.substr(0, agent.find('_'));
+        if (!agent.empty()) jid.domain = JsLowByte(JsParseInt(agent));
+      }
+      jid.device = JsLowByte(JsToNumber(device));
+    }
+    return jid;
+  }
+
+  // Whether Baileys' decoder shows writeString(s) as s itself (and can decode it at all). Tokens,
+  // packed and raw strings read back as themselves; a JID reads back rendered. More than
+  // kMaxNesting JIDs inside JIDs count as no, so our decoder's depth limit is never reached.
+  static bool RendersAsItself(std::string_view s) {
+    constexpr int kMaxNesting = 16;
+    std::string_view rest = s;
+    std::size_t matched = 0;  // prefix of s reproduced so far
+    for (int level = 0; level <= kMaxNesting; ++level) {
+      auto jid = Split(rest);
+      if (!jid) return true;  // no '@' left: token, packed or raw, reads back as itself
+      std::string rendered(jid->user);
+      if (jid->ad) {
+        if (jid->device != 0) {
+          rendered += ':';
+          rendered += std::to_string(jid->device);
+        }
+        rendered += '@';
+        rendered += ServerOfDomain(jid->domain);
+        return s.substr(matched) == rendered;
+      }
+      if (jid->server.empty()) return false;  // Baileys: "invalid jid pair"
+      rendered += '@';
+      if (s.substr(matched, rendered.size()) != rendered) return false;
+      matched += rendered.size();
+      rest = jid->server;
+    }
+    return false;
+  }
+};
+
 class Writer {
  public:
   explicit Writer(base::Bytes& out) : out_(out) {}
@@ -172,9 +242,9 @@ class Writer {
   void WriteNode(const Node& node) {
     std::size_t size = 1 + 2 * node.attrs.size() + (node.has_content() ? 1 : 0);
     ListStart(size);
-    Plain(node.tag);
+    Part(node.tag);
     for (const Attr& attr : node.attrs) {
-      Plain(attr.key);
+      Part(attr.key);
       WriteValue(attr.value);
     }
     if (const auto* children = std::get_if<Node::Children>(&node.content)) {
@@ -274,48 +344,37 @@ class Writer {
   void String(std::string_view s) {
     for (;;) {
       if (TryCompact(s)) return;
-      std::size_t at = s.find('@');
-      if (at == std::string_view::npos) {
+      auto jid = LaxJid::Split(s);
+      if (!jid) {
         Raw(s);
         return;
       }
-      // Baileys jidDecode: split at the first '@'; user part split at ':' then '_' keeping only
-      // the first two pieces of each.
-      std::string_view server = s.substr(at + 1);
-      std::string_view combined = s.substr(0, at);
-      std::size_t colon = combined.find(':');
-      std::string_view user_agent = combined.substr(0, colon);
-      std::string_view device;
-      bool has_device_part = colon != std::string_view::npos;
-      if (has_device_part) {
-        device = combined.substr(colon + 1);
-        device = device.substr(0, device.find(':'));
-      }
-      std::size_t underscore = user_agent.find('_');
-      std::string_view user = user_agent.substr(0, underscore);
-      if (has_device_part && !device.empty()) {
-        std::uint8_t domain = 0;
-        int server_domain = DomainOfServer(server);
-        if (server_domain >= 0) {
-          domain = static_cast<std::uint8_t>(server_domain);
-        } else if (underscore != std::string_view::npos) {
-          std::string_view agent = user_agent.substr(underscore + 1);
-          agent = agent.substr(0, agent.find('_'));
-          if (!agent.empty()) domain = JsLowByte(JsParseInt(agent));
-        }
+      if (jid->ad) {
         Byte(kAdJid);
-        Byte(domain);
-        Byte(JsLowByte(JsToNumber(device)));
-        String(user);  // no '@' in a user: no further JID
+        Byte(jid->domain);
+        Byte(jid->device);
+        String(jid->user);  // no '@' in a user: no further JID
         return;
       }
       Byte(kJidPair);
-      if (user.empty()) {
+      if (jid->user.empty()) {
         Byte(kListEmpty);
       } else {
-        String(user);
+        String(jid->user);
       }
-      s = server;
+      s = jid->server;
+    }
+  }
+
+  // Tags, keys and the parts of typed JIDs: writeString, except that a string with '@' goes the
+  // JID way only if Baileys' decoder would show it unchanged; otherwise it is written raw. So a
+  // JID Baileys nested into a JID part is rewritten byte for byte, and whatever we decode
+  // encodes to bytes that decode to the same text.
+  void Part(std::string_view s) {
+    if (s.find('@') != std::string_view::npos && LaxJid::RendersAsItself(s)) {
+      String(s);
+    } else {
+      Plain(s);
     }
   }
 
@@ -328,33 +387,33 @@ class Writer {
         if (user.empty()) {
           Byte(kListEmpty);
         } else {
-          Plain(user);
+          Part(user);
         }
-        Plain(server);
+        Part(server);
         return;
       case Jid::Form::kAd: {
         int server_domain = DomainOfServer(server);
         Byte(kAdJid);
         Byte(server_domain >= 0 ? static_cast<std::uint8_t>(server_domain) : v.jid_agent());
         Byte(static_cast<std::uint8_t>(v.jid_device()));
-        Plain(user);
+        Part(user);
         return;
       }
       case Jid::Form::kFb:
         Byte(kFbJid);
-        Plain(user);
+        Part(user);
         Byte(static_cast<std::uint8_t>(v.jid_device() >> 8));
         Byte(static_cast<std::uint8_t>(v.jid_device()));
-        Plain(server);
+        Part(server);
         return;
       case Jid::Form::kInterop:
         Byte(kInteropJid);
-        Plain(user);
+        Part(user);
         Byte(static_cast<std::uint8_t>(v.jid_device() >> 8));
         Byte(static_cast<std::uint8_t>(v.jid_device()));
         Byte(static_cast<std::uint8_t>(v.jid_integrator() >> 8));
         Byte(static_cast<std::uint8_t>(v.jid_integrator()));
-        Plain(server);
+        Part(server);
         return;
     }
   }

@@ -5,10 +5,12 @@
 // (JID_PAIR, AD_JID, FB_JID, INTEROP_JID).
 //
 // Where we differ from Baileys on purpose (only for strings that are never valid protocol):
-// - Tags and attribute keys containing '@' are written raw, never as JIDs.
+// - Tags, attribute keys and the parts of typed JIDs that contain '@' are written as JIDs (as
+//   Baileys does) only when Baileys' decoder would show them unchanged; otherwise raw. This keeps
+//   decode -> encode -> decode stable for every input, and byte-exact for what Baileys writes
+//   (e.g. its "a@b@c" = JID_PAIR a, JID_PAIR b c).
 // - Baileys' TOKEN_MAP is a plain JS object, so it "finds" Object.prototype names
 //   ("constructor", "toString", "__proto__", ...) and writes them as byte 00; we write them raw.
-// - The parts of a typed JID (user, server) are never themselves written as JIDs.
 #pragma once
 
 #include "base/bytes.h"

@@ -119,8 +119,10 @@ TEST(Encoder, TypedJids) {
   // INTEROP_JID: user, device u16, integrator u16, server.
   EXPECT_EQ(EncodeAttr(Value(Jid::Interop("1", 1, 2))),
             "00f803fc0161fc016bf55500010002fc07696e7465726f70");
-  // JID parts are never JIDs themselves.
-  EXPECT_EQ(EncodeAttr(Value(Jid::Pair("x", "y@z"))), "00f803fc0161fc016bfafc0178fc0379407a");
+  // A part with '@' is a nested JID when it reads back unchanged (as Baileys nests "x@y@z"), else raw.
+  EXPECT_EQ(EncodeAttr(Value(Jid::Pair("x", "y@z"))), "00f803fc0161fc016bfafc0178fafc0179fc017a");
+  EXPECT_EQ(EncodeAttr(Value(Jid::Pair("x", "y:0@z"))), "00f803fc0161fc016bfafc0178fc05793a30407a");
+  EXPECT_EQ(EncodeAttr(Value(Jid::Pair("x", "y:1@lid"))), "00f803fc0161fc016bfafc0178f70101fc0179");
 }
 
 TEST(Encoder, RawValuesStayRaw) {
@@ -128,11 +130,13 @@ TEST(Encoder, RawValuesStayRaw) {
   EXPECT_EQ(EncodeAttr(Value::Raw("iq")), "00f803fc0161fc016bfc026971");
 }
 
-// Deliberate differences from Baileys, on strings that are never valid protocol.
-TEST(Encoder, TagsAndKeysAreNeverJids) {
-  // Baileys would write the key "a@b" as JID_PAIR; we write it raw.
-  EXPECT_EQ(base::ToHex(Encode(Node("a", {{"a@b", "Zed"}}))), "00f803fc0161fc03614062fc035a6564");
-  EXPECT_EQ(base::ToHex(Encode(Node("x@y"))), "00f801fc03784079");
+// Tags and keys with '@' follow Baileys when its decoder would show them unchanged, else they
+// are written raw (Baileys would write "1_5:3@x" as an AD_JID that reads back "1:3@s.whatsapp.net").
+TEST(Encoder, TagsAndKeysWithAt) {
+  EXPECT_EQ(base::ToHex(Encode(Node("a", {{"a@b", "Zed"}}))), "00f803fc0161fafc0161fc0162fc035a6564");
+  EXPECT_EQ(base::ToHex(Encode(Node("x@y"))), "00f801fafc0178fc0179");
+  EXPECT_EQ(base::ToHex(Encode(Node("1_5:3@x"))), "00f801fc07315f353a334078");
+  EXPECT_EQ(base::ToHex(Encode(Node("x@"))), "00f801fc027840");  // empty server: undecodable as a JID
 }
 
 TEST(Encoder, PrototypeNamesAreNotTokens) {
