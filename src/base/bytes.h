@@ -26,4 +26,12 @@ std::string ToHex(ByteView bytes);
 // Accepts upper and lower case; nullopt on odd length or a non-hex character.
 std::optional<Bytes> FromHex(std::string_view hex);
 
+// Standard Base64 with padding (RFC 4648 section 4), over libsodium. FromBase64 rejects
+// characters outside the alphabet, bad padding and embedded whitespace.
+std::string ToBase64(ByteView bytes);
+std::optional<Bytes> FromBase64(std::string_view text);
+// The URL-safe alphabet without padding (RFC 4648 section 5), as in JWTs and WhatsApp's ED query.
+std::string ToBase64Url(ByteView bytes);
+std::optional<Bytes> FromBase64Url(std::string_view text);
+
 }  // namespace base

@@ -19,6 +19,26 @@ std::vector<std::string> Split(std::string_view path) {
   return out;
 }
 
+// Percent-decodes one path segment ("%40" -> "@"); a malformed escape is kept as it is.
+std::string DecodeSegment(std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
 bool MatchSegments(const std::vector<std::string>& pattern, const std::vector<std::string>& path,
                    std::vector<std::pair<std::string, std::string>>* params) {
   if (pattern.size() != path.size()) return false;
@@ -26,7 +46,7 @@ bool MatchSegments(const std::vector<std::string>& pattern, const std::vector<st
     const auto& p = pattern[i];
     if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
       if (path[i].empty()) return false;
-      if (params) params->emplace_back(p.substr(1, p.size() - 2), path[i]);
+      if (params) params->emplace_back(p.substr(1, p.size() - 2), DecodeSegment(path[i]));
     } else if (p != path[i]) {
       return false;
     }

@@ -35,6 +35,15 @@ TEST(Router, DistinguishesNotFoundFromMethodNotAllowed) {
   EXPECT_TRUE(r.Find(beast_http::verb::head, "/healthz").handler);  // HEAD served by GET
 }
 
+TEST(Router, ParametersArePercentDecoded) {
+  Router r;
+  r.Add(beast_http::verb::get, "/d/{jid}", Noop());
+  auto m = r.Find(beast_http::verb::get, "/d/1555%3A2%40s.whatsapp.net");
+  ASSERT_TRUE(m.handler);
+  EXPECT_EQ(m.params[0].second, "1555:2@s.whatsapp.net");
+  EXPECT_EQ(r.Find(beast_http::verb::get, "/d/a%4").params[0].second, "a%4");
+}
+
 TEST(Router, ParametersNeverMatchAcrossSegmentsOrEmpty) {
   Router r;
   r.Add(beast_http::verb::get, "/a/{id}", Noop());

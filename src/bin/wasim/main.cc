@@ -1,0 +1,23 @@
+// wasim: a WhatsApp network simulator (docs/sandbox.md). Parses flags, hands over to sim::Run.
+#include <CLI/CLI.hpp>
+
+#include "sim/simulator.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"wasim: a WhatsApp network simulator (server side of the protocol, simulated phones)"};
+  sim::SimulatorOptions options;
+  std::string data_dir = options.data_dir.string();
+  app.add_option("--host", options.host, "address to listen on")->capture_default_str();
+  app.add_option("--port", options.port, "chat endpoint port (ws and wss); 0 picks a free one")
+      ->capture_default_str();
+  app.add_option("--control-port", options.control_port, "control API port; 0 picks a free one")
+      ->capture_default_str();
+  app.add_option("--data-dir", data_dir, "folder for the root key and the TLS certificate")
+      ->capture_default_str();
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  options.data_dir = data_dir;
+  return sim::Run(options);
+}

@@ -1,0 +1,23 @@
+// The wasim process: keys and certificates in the data dir, the chat endpoint, the control API,
+// signal handling. bin/wasim/main.cc parses flags and calls Run, so tests run this code.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace sim {
+
+struct SimulatorOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 7443;          // chat endpoint: ws and wss on the same port
+  std::uint16_t control_port = 7777;  // control API (HTTP JSON)
+  std::filesystem::path data_dir = "wasim-data";
+  std::string log_level = "info";
+};
+
+// Serves until SIGINT/SIGTERM; returns the exit code. Start-up failures print one line on
+// stderr.
+int Run(const SimulatorOptions& options);
+
+}  // namespace sim
