@@ -176,10 +176,16 @@ class Reader {
     }
   }
 
-  bool AppendNested(int jid_depth, std::string& dst) {
+  static bool IsJidTag(std::uint8_t tag) {
+    return tag == kJidPair || tag == kAdJid || tag == kFbJid || tag == kInteropJid;
+  }
+
+  // A string inside a JID. `allow_jid` false: it must not be a JID itself.
+  bool AppendNested(int jid_depth, std::string& dst, bool allow_jid = true) {
     std::size_t tag_pos = pos_;
     std::uint8_t tag = 0;
     if (!ReadByte(tag)) return false;
+    if (!allow_jid && IsJidTag(tag)) return Fail(DecodeErrc::kBadJid, tag_pos);
     return AppendString(tag, tag_pos, jid_depth, dst, nullptr);
   }
 
@@ -234,8 +240,11 @@ class Reader {
         break;
       }
       default: {  // kInteropJid: rendered integrator-user:device@server
+        // User and server must be plain strings here (Baileys would read JIDs too): the server
+        // is read on trial (below), and trial reads of nested JIDs would backtrack
+        // exponentially.
         parts.form = Jid::Form::kInterop;
-        if (!AppendNested(jid_depth, dst)) return false;
+        if (!AppendNested(jid_depth, dst, false)) return false;
         parts.user_size = dst.size() - start;
         std::size_t device = 0;
         std::size_t integrator = 0;
@@ -254,8 +263,9 @@ class Reader {
         // Baileys: if the server does not read (input ended, or not a string), it is "interop"
         // and the bytes stay unread.
         std::size_t before = pos_;
+        if (pos_ < size_ && IsJidTag(data_[pos_])) return Fail(DecodeErrc::kBadJid, pos_);
         std::size_t size_before = dst.size();
-        if (!AppendNested(jid_depth, dst)) {
+        if (!AppendNested(jid_depth, dst, false)) {
           pos_ = before;
           dst.resize(size_before);
           dst += kInteropServer;
@@ -431,7 +441,7 @@ std::string_view ToString(DecodeErrc e) {
     case DecodeErrc::kInvalidToken: return "token index out of range";
     case DecodeErrc::kBadNibble: return "invalid nibble in packed string";
     case DecodeErrc::kBadPacked: return "packed string empty or longer than 127 characters";
-    case DecodeErrc::kBadJid: return "JID with an empty server";
+    case DecodeErrc::kBadJid: return "malformed JID (empty server, or a JID inside an INTEROP_JID)";
     case DecodeErrc::kTooDeep: return "nesting too deep";
     case DecodeErrc::kTrailingBytes: return "bytes left after the node";
     case DecodeErrc::kBadZlib: return "compressed frame does not inflate";

@@ -4,8 +4,11 @@
 //
 // Stricter than Baileys (which accepts these): bytes left after the node (whatsmeow rejects them
 // too); a NIBBLE_8 pad nibble (15) anywhere but the last place of an odd-length string; packed
-// strings that are empty or longer than 127 characters. No encoder produces any of these, and
-// rejecting them keeps decode -> encode -> decode stable for every input that decodes.
+// strings that are empty or longer than 127 characters; a JID as the user or server of an
+// INTEROP_JID (Baileys reads that server on trial and falls back to "interop", and trial reads
+// of nested JIDs take exponential time: a 500-byte frame can hang Baileys). No encoder produces
+// any of these, and rejecting them keeps decode -> encode -> decode stable for every input that
+// decodes.
 #pragma once
 
 #include <cstddef>
@@ -32,7 +35,7 @@ enum class DecodeErrc {
   kInvalidToken,         // token index outside the dictionaries
   kBadNibble,            // nibble 12..14, or a pad nibble in a wrong place
   kBadPacked,            // packed string empty or longer than 127 characters
-  kBadJid,               // JID_PAIR with an empty server
+  kBadJid,               // JID_PAIR with an empty server; a JID inside an INTEROP_JID
   kTooDeep,              // nesting (nodes and JIDs inside JIDs) deeper than the limit
   kTrailingBytes,        // bytes left after the node
   kBadZlib,              // compressed frame that does not inflate

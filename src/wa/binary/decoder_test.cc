@@ -195,6 +195,22 @@ TEST(Decoder, InteropWithoutServerFallsBack) {
   ExpectError("00 f8 02 19 f5 55 00 01 00 02 f0", DecodeErrc::kTrailingBytes, 10);
 }
 
+// Baileys reads a JID as the user or server of an INTEROP_JID, and the server on trial; nested
+// trial reads take exponential time (a 548-byte frame found by the fuzzer keeps Baileys busy for
+// minutes). We refuse JIDs there.
+TEST(Decoder, InteropPartsArePlainStrings) {
+  ExpectError("00 f8 02 19 f5 f5 55 00 01 00 02", DecodeErrc::kBadJid, 5);
+  ExpectError("00 f8 02 19 f5 55 00 01 00 02 fa 00 03", DecodeErrc::kBadJid, 10);
+  std::string nested = "00 f8 02 19";
+  for (int i = 0; i < 60; ++i) nested += " f5";
+  ExpectError(nested, DecodeErrc::kBadJid, 5);
+  // The fuzzer's frame: interop JIDs nested in other JIDs, each with a trial server read.
+  base::Bytes frame{0x00, 0xf8, 0x02, 0x19};
+  for (int i = 0; i < 60; ++i) frame.insert(frame.end(), {0xfa, 0xf5, 0x55, 0x00, 0x01, 0x00, 0x02});
+  frame.push_back(0xf0);
+  EXPECT_FALSE(Decode(frame).has_value());
+}
+
 TEST(Decoder, TagsAndKeysFlattenJids) {
   Node n = MustDecode("00 f8 03 fa 55 03 fa 00 03 19");
   EXPECT_EQ(n.tag, "1@s.whatsapp.net");

@@ -366,7 +366,8 @@ class Writer {
     }
   }
 
-  // Tags, keys and the parts of typed JIDs: writeString, except that a string with '@' goes the
+  // Tags, keys and the parts of typed JIDs (not INTEROP_JID's, which must be plain strings, see
+  // the decoder): writeString, except that a string with '@' goes the
   // JID way only if Baileys' decoder would show it unchanged; otherwise it is written raw. So a
   // JID Baileys nested into a JID part is rewritten byte for byte, and whatever we decode
   // encodes to bytes that decode to the same text.
@@ -408,12 +409,12 @@ class Writer {
         return;
       case Jid::Form::kInterop:
         Byte(kInteropJid);
-        Part(user);
+        Plain(user);
         Byte(static_cast<std::uint8_t>(v.jid_device() >> 8));
         Byte(static_cast<std::uint8_t>(v.jid_device()));
         Byte(static_cast<std::uint8_t>(v.jid_integrator() >> 8));
         Byte(static_cast<std::uint8_t>(v.jid_integrator()));
-        Part(server);
+        Plain(server);
         return;
     }
   }

@@ -8,7 +8,8 @@
 // - Tags, attribute keys and the parts of typed JIDs that contain '@' are written as JIDs (as
 //   Baileys does) only when Baileys' decoder would show them unchanged; otherwise raw. This keeps
 //   decode -> encode -> decode stable for every input, and byte-exact for what Baileys writes
-//   (e.g. its "a@b@c" = JID_PAIR a, JID_PAIR b c).
+//   (e.g. its "a@b@c" = JID_PAIR a, JID_PAIR b c). The parts of an INTEROP_JID are always
+//   plain strings (see decoder.h).
 // - Baileys' TOKEN_MAP is a plain JS object, so it "finds" Object.prototype names
 //   ("constructor", "toString", "__proto__", ...) and writes them as byte 00; we write them raw.
 #pragma once
