@@ -450,18 +450,20 @@ base::error_code MapError(int rc, const Protocol::Call& call, Stage stage) {
   }
 }
 
-// Installs a call for the duration of one Protocol method.
+// Installs a call for the duration of one Protocol method. Calls nest across Protocols (a
+// BeforeCommit hook may use another owner's Protocol) but never re-enter the same one: libsignal
+// itself refuses that from inside its decrypt callback.
 class CallScope {
  public:
-  CallScope(Protocol* protocol, Protocol::Call*& slot) : slot_(slot) {
-    WA_CHECK(slot_ == nullptr && tls_call == nullptr);  // not re-entrant, one call per thread
+  CallScope(Protocol* protocol, Protocol::Call*& slot) : slot_(slot), outer_(tls_call) {
+    WA_CHECK(slot_ == nullptr);
     call_.protocol = protocol;
     slot_ = &call_;
     tls_call = &call_;
   }
   ~CallScope() {
     slot_ = nullptr;
-    tls_call = nullptr;
+    tls_call = outer_;
   }
   CallScope(const CallScope&) = delete;
   CallScope& operator=(const CallScope&) = delete;
@@ -470,6 +472,7 @@ class CallScope {
  private:
   Protocol::Call call_;
   Protocol::Call*& slot_;
+  Protocol::Call* const outer_;
 };
 
 struct SessionCipherFree {

@@ -58,7 +58,8 @@ struct DecryptedMessage {
 
 // Runs after a message decrypted and authenticated, before any ratchet state is written. If it
 // returns an error, nothing is committed and the call fails with that error, so the message
-// decrypts again on redelivery. Use it to persist the plaintext first ("nothing lost").
+// decrypts again on redelivery. Use it to persist the plaintext first ("nothing lost"). It must
+// not call back into the same Protocol (others are fine).
 using BeforeCommit = std::function<base::error_code(ByteView plaintext)>;
 
 class Protocol {
@@ -83,7 +84,8 @@ class Protocol {
   base::Result<EncryptedMessage> Encrypt(const Address& address, ByteView plaintext);
 
   // `type` is kPkMsg or kMsg (kSkMsg is kInvalidArgument: use GroupDecrypt). A pkmsg builds the
-  // session (consuming our one-time prekey) if it is new. Errors: kNoSession, kInvalidMessage,
+  // session (consuming our one-time prekey) if it is new; the sender's identity key it carries is
+  // saved only once the message authenticated. Errors: kNoSession, kInvalidMessage,
   // kInvalidMac, kDuplicateMessage, kTooFarInFuture, kInvalidKeyId, kUntrustedIdentity,
   // kLegacyVersion, kUnknownVersion, BeforeCommit's and the store's errors.
   base::Result<DecryptedMessage> Decrypt(const Address& address, MessageType type,

@@ -478,6 +478,29 @@ TEST(Protocol, BeforeCommitRunsFirstAndCanVeto) {
   EXPECT_FALSE(*b.store.ContainsPreKey(pre_key_id));
 }
 
+TEST(Protocol, BeforeCommitMayUseAnotherOwnersProtocol) {
+  // E.g. a simulated phone whose hook hands the plaintext to another simulated device.
+  Party a("111"), b("222"), c("333");
+  Establish(a, b);
+  Establish(c, b);
+  auto m = a.protocol.Encrypt(b.address, Text("relay me"));
+  std::optional<EncryptedMessage> relayed;
+  auto got = b.protocol.Decrypt(a.address, m->type, m->ciphertext, [&](ByteView plaintext) {
+    // A failing call on c's Protocol first: its error must not leak into b's call.
+    EXPECT_EQ(c.protocol.Decrypt(a.address, MessageType::kMsg, Bytes(40, 0x33)).error(),
+              Errc::kInvalidMessage);
+    auto r = c.protocol.Encrypt(b.address, plaintext);
+    EXPECT_TRUE(r.has_value());
+    if (r) relayed = *r;
+    return base::error_code();
+  });
+  ASSERT_TRUE(got.has_value()) << got.error().message();
+  EXPECT_EQ(AsString(got->plaintext), "relay me");
+  ASSERT_TRUE(relayed.has_value());
+  EXPECT_EQ(AsString(b.protocol.Decrypt(c.address, relayed->type, relayed->ciphertext)->plaintext),
+            "relay me");
+}
+
 // A store whose writes can be made to fail.
 class FlakyStore final : public testing::ForwardingStore {
  public:
