@@ -103,5 +103,32 @@ TEST(Memory, ThousandOwnersWithASessionEach) {
   EXPECT_EQ(peer.store.session_count(), static_cast<std::size_t>(kOwners));
 }
 
+TEST(Memory, SenderKeyRecordOfASenderThatSkipsIterations) {
+  // Baileys' GroupCipher sends iterations 0, 2, 4, ...; a receiver keeps every skipped message
+  // key (libsignal-protocol-c: up to 2000 per sender-key state), so its record for such a sender
+  // grows until that cap. Simulated here by delivering every second message.
+  Party a("111"), b("222");
+  constexpr std::string_view kGroup = "1@g.us";
+  auto skdm = a.protocol.CreateSenderKeyDistribution(kGroup, a.address);
+  ASSERT_TRUE(b.protocol.ProcessSenderKeyDistribution(kGroup, a.address, *skdm).has_value());
+  constexpr int kDelivered = 500;
+  std::size_t at_100 = 0;
+  for (int i = 0; i < kDelivered; ++i) {
+    ASSERT_TRUE(a.protocol.GroupEncrypt(kGroup, a.address, Text("skipped")).has_value());
+    auto m = a.protocol.GroupEncrypt(kGroup, a.address, Text("delivered"));
+    auto got = b.protocol.GroupDecrypt(kGroup, a.address, *m);
+    ASSERT_TRUE(got.has_value()) << got.error().message() << " at " << i;
+    if (i == 99) at_100 = b.store.record_bytes();
+  }
+  const std::size_t at_end = b.store.record_bytes();
+  const double per_key = static_cast<double>(at_end - at_100) / (kDelivered - 100);
+  std::printf(
+      "[memory] receiver's sender-key record for a sender skipping every other iteration: "
+      "%zu bytes after 100 messages, %zu after %d (%.1f bytes per skipped key; ~%.0f KB at "
+      "libsignal's cap of 2000 keys); the sender's own record: %zu bytes\n",
+      at_100, at_end, kDelivered, per_key, per_key * 2000 / 1024, a.store.record_bytes());
+  EXPECT_GT(at_end, at_100);
+}
+
 }  // namespace
 }  // namespace wa::signal
