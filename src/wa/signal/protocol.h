@@ -9,7 +9,12 @@
 //
 // Memory: one Protocol holds a pointer to its Store and one small libsignal store context
 // (a table of callbacks); the libsignal context and crypto provider are shared process-wide, and
-// sessions live in the Store, so thousands of owners per process are cheap.
+// sessions live in the Store, so thousands of owners per process are cheap (memory_test.cc
+// measures ~290 bytes per Protocol and ~1.7 KB per owner with a MemoryStore and one session).
+//
+// libsignal-protocol-c reports a bad MAC, a message too far in the future and (for sender keys)
+// an unknown key id or bad signature all as SG_ERR_INVALID_MESSAGE; the distinct Errc values are
+// recovered from the library's log line for the failing state (pinned by the tests).
 //
 // Plaintext padding and protobufs are the message layer's job, not this one's.
 #pragma once
