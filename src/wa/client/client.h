@@ -1,0 +1,107 @@
+// wa::client::Client — one linked WhatsApp device's connection: it connects (network or an
+// injected Connector), registers (QR or pairing code) or logs in, keeps the connection alive,
+// reconnects with backoff, answers the server where the connection layer must, matches iq
+// answers to requests, and reports what happens as typed events (events.h).
+//
+// Threading: the client makes its own strand on the executor it is given and does everything on
+// it; no mutex, no thread of its own. Public methods may be called from any thread: they post to
+// the strand (awaitables resume the caller on its own executor). Thousands of clients share a few
+// threads; an idle connected client holds a socket, a TLS session, a WebSocket, three suspended
+// coroutines and its credentials (see client_bench.cc for the measured size).
+//
+// Stores: the DeviceStore and the wa::signal::Store must outlive the client and must only be used
+// by it while it runs (see credentials.h for who owns which key). Stop() must complete before
+// either is destroyed, and before the client itself is.
+//
+// Lifecycle: Start() runs until a terminal condition (Stop, logout, replaced, banned, outdated,
+// QR timeout...), reconnecting on its own otherwise; the last event of a run is
+// Disconnected{will_retry = false}. A logged-out client has wiped its credentials: link again
+// with new Credentials (and a new Signal store) in a new Client.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/result.h"
+#include "wa/binary/node.h"
+#include "wa/client/config.h"
+#include "wa/client/events.h"
+#include "wa/client/store.h"
+#include "wa/client/transport.h"
+#include "wa/signal/store.h"
+
+namespace wa::client {
+
+// Why an iq got no result: the server's <error code text/>, or a local cause.
+struct IqError {
+  enum class Kind { kServer, kTimeout, kDisconnected, kCancelled, kNotConnected };
+  Kind kind = Kind::kServer;
+  int code = 0;       // kServer: the error's code attribute
+  std::string text;   // kServer: the error's text attribute
+  binary::Node node;  // kServer: the whole answer
+
+  base::error_code ToErrorCode() const;
+  std::string Describe() const;
+};
+
+enum class State {
+  kIdle,        // not started
+  kConnecting,  // opening the connection / handshaking
+  kPairing,     // registration connection: showing QR codes, waiting for the phone
+  kLoggingIn,   // <success> received, post-login queries running
+  kConnected,   // logged in and caught up (Connected was emitted)
+  kWaiting,     // disconnected, waiting to reconnect
+  kStopped,     // the run ended
+};
+
+class Client {
+ public:
+  // `connector` defaults to the network (MakeNetworkConnector with `config`); tests inject one.
+  Client(boost::asio::any_io_executor executor, Config config, DeviceStore& devices,
+         signal::Store& signal_store, EventSink sink, std::shared_ptr<Connector> connector = nullptr);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Starts the run (no-op if running). Problems are reported as events, never thrown.
+  void Start();
+  // Ends the connection cleanly (WebSocket close) and waits for the run to finish; bounded by
+  // the close timeout plus a grace period, after which the socket is dropped.
+  boost::asio::awaitable<void> Stop();
+
+  // Companion-initiated logout: remove-companion-device, then the credentials are wiped,
+  // LoggedOut{kLoggedOut} and the run ends. Needs a logged-in connection (kNotConnected);
+  // if the server does not confirm, nothing is wiped and the error is returned.
+  boost::asio::awaitable<base::Result<void>> Logout();
+
+  // Link with a phone number instead of a QR code (01-connection.md §6): needs a registration
+  // connection showing QR codes (State::kPairing); returns the 8-character code (also emitted as
+  // a PairingCode event) once the server accepted the request.
+  boost::asio::awaitable<base::Result<std::string>> RequestPairingCode(std::string phone);
+
+  // Sends an iq (its `id` is filled in when empty) and waits for the answer with that id:
+  // type="result" -> the node; type="error" -> IqError{kServer, code, text}.
+  boost::asio::awaitable<base::Result<binary::Node, IqError>> SendIq(
+      binary::Node iq, std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  // Queues a stanza on the current connection (kNotConnected when there is none).
+  boost::asio::awaitable<base::Result<void>> SendNode(binary::Node node);
+
+  State state() const;
+  // A copy of the credentials as the client holds them (after Start loaded them).
+  boost::asio::awaitable<std::optional<Credentials>> GetCredentials();
+
+  // Tests only: drops the current connection as a network failure would.
+  void DropConnectionForTesting();
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace wa::client

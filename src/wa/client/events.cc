@@ -1,0 +1,76 @@
+#include "wa/client/events.h"
+
+#include <type_traits>
+
+namespace wa::client {
+
+std::string_view ToString(DisconnectReason reason) {
+  switch (reason) {
+    case DisconnectReason::kStopped: return "stopped";
+    case DisconnectReason::kLoggedOut: return "logged_out";
+    case DisconnectReason::kForbidden: return "forbidden";
+    case DisconnectReason::kBanned: return "banned";
+    case DisconnectReason::kTemporaryBan: return "temporary_ban";
+    case DisconnectReason::kReplaced: return "replaced";
+    case DisconnectReason::kClientOutdated: return "client_outdated";
+    case DisconnectReason::kMultideviceMismatch: return "multidevice_mismatch";
+    case DisconnectReason::kRestartRequired: return "restart_required";
+    case DisconnectReason::kConnectionClosed: return "connection_closed";
+    case DisconnectReason::kConnectionLost: return "connection_lost";
+    case DisconnectReason::kTimedOut: return "timed_out";
+    case DisconnectReason::kNetworkError: return "network_error";
+    case DisconnectReason::kHandshakeFailed: return "handshake_failed";
+    case DisconnectReason::kServiceUnavailable: return "service_unavailable";
+    case DisconnectReason::kBadSession: return "bad_session";
+    case DisconnectReason::kLoginFailed: return "login_failed";
+    case DisconnectReason::kQrTimeout: return "qr_timeout";
+    case DisconnectReason::kPairingFailed: return "pairing_failed";
+    case DisconnectReason::kStoreFailed: return "store_failed";
+    case DisconnectReason::kConfigError: return "config_error";
+  }
+  return "unknown";
+}
+
+std::string Describe(const Event& event) {
+  return std::visit(
+      [](const auto& e) -> std::string {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, Qr>) {
+          return "Qr{" + std::to_string(e.expires_in.count()) + " ms}";
+        } else if constexpr (std::is_same_v<T, QrTimeout>) {
+          return "QrTimeout";
+        } else if constexpr (std::is_same_v<T, PairingCode>) {
+          return "PairingCode{" + e.code + "}";
+        } else if constexpr (std::is_same_v<T, Paired>) {
+          return "Paired{" + e.jid.ToString() + ", " + e.lid.ToString() + ", " + e.platform + "}";
+        } else if constexpr (std::is_same_v<T, PairingFailed>) {
+          return "PairingFailed{" + e.reason + "}";
+        } else if constexpr (std::is_same_v<T, Connected>) {
+          return "Connected";
+        } else if constexpr (std::is_same_v<T, Disconnected>) {
+          std::string s = "Disconnected{" + std::string(ToString(e.reason)) + ", " +
+                          std::to_string(e.code);
+          if (e.will_retry) s += ", retry in " + std::to_string(e.retry_in.count()) + " ms";
+          return s + "}";
+        } else if constexpr (std::is_same_v<T, LoggedOut>) {
+          return "LoggedOut{" + std::string(ToString(e.reason)) + ", " + std::to_string(e.code) +
+                 "}";
+        } else if constexpr (std::is_same_v<T, StreamReplaced>) {
+          return "StreamReplaced";
+        } else if constexpr (std::is_same_v<T, TemporaryBan>) {
+          return "TemporaryBan{" + std::to_string(e.code) + ", " +
+                 std::to_string(e.expire.count()) + " s}";
+        } else if constexpr (std::is_same_v<T, ClientOutdated>) {
+          return "ClientOutdated";
+        } else if constexpr (std::is_same_v<T, KeepAliveTimeout>) {
+          return "KeepAliveTimeout{" + std::to_string(e.error_count) + "}";
+        } else if constexpr (std::is_same_v<T, KeepAliveRestored>) {
+          return "KeepAliveRestored";
+        } else {
+          return "OfflineSyncCompleted{" + std::to_string(e.count) + "}";
+        }
+      },
+      event);
+}
+
+}  // namespace wa::client
