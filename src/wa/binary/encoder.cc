@@ -430,13 +430,29 @@ class Writer {
   base::Bytes& out_;
 };
 
+// About the encoded size, rounded up (strings as raw with the longest header), so that Encode
+// usually allocates once.
+std::size_t SizeEstimate(const Node& node) {
+  std::size_t n = 3 + 5 + node.tag.size();
+  for (const Attr& attr : node.attrs) n += 16 + attr.key.size() + attr.value.text().size();
+  if (const auto* children = std::get_if<Node::Children>(&node.content)) {
+    n += 3;
+    for (const Node& child : *children) n += SizeEstimate(child);
+  } else if (const auto* bytes = std::get_if<base::Bytes>(&node.content)) {
+    n += 5 + bytes->size();
+  } else if (const auto* value = std::get_if<Value>(&node.content)) {
+    n += 11 + value->text().size();
+  }
+  return n;
+}
+
 }  // namespace
 
 void EncodeNode(const Node& node, base::Bytes& out) { Writer(out).WriteNode(node); }
 
 base::Bytes Encode(const Node& node) {
   base::Bytes out;
-  out.reserve(128);
+  out.reserve(1 + SizeEstimate(node));
   out.push_back(0);
   EncodeNode(node, out);
   return out;

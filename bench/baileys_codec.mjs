@@ -1,0 +1,61 @@
+// Baileys' encodeBinaryNode / decodeBinaryNode throughput on the same node file as
+// src/wa/binary/codec_bench.cc (JSON lines from tests/interop/binary_gen.mjs).
+//
+//   node bench/baileys_codec.mjs FILE [SECONDS]
+//
+// Each measurement repeats whole passes over the file for at least SECONDS (default 3) after one
+// warm-up pass, and reports nodes/s and bytes/s (frame bytes) per CPU second. Decoding uses the synchronous
+// decodeDecompressedBinaryNode on the bytes after the 0x00 flags byte (what decodeBinaryNode does
+// for an uncompressed frame, without its promise).
+const base = new URL('../tests/interop/node_modules/baileys/lib/WABinary/', import.meta.url)
+const { encodeBinaryNode } = await import(new URL('encode.js', base))
+const { decodeDecompressedBinaryNode } = await import(new URL('decode.js', base))
+const constants = await import(new URL('constants.js', base))
+const { fromNotation, readJsonLines } = await import(new URL('../tests/interop/binary_node_notation.mjs', import.meta.url))
+
+const path = process.argv[2]
+const seconds = Number(process.argv[3] || 3)
+if (!path) {
+	console.error('usage: node bench/baileys_codec.mjs FILE [SECONDS]')
+	process.exit(2)
+}
+
+const nodes = []
+const frames = []
+let totalBytes = 0
+for await (const entry of readJsonLines(path)) {
+	nodes.push(fromNotation(entry.node))
+	const frame = Buffer.from(entry.hex, 'hex')
+	frames.push(frame)
+	totalBytes += frame.length
+}
+
+// Rates are per CPU second of this process (user + system), as Google Benchmark reports ours,
+// so that a busy machine skews neither side; wall time is shown too.
+function measure(name, pass) {
+	pass()
+	let passes = 0
+	const startWall = process.hrtime.bigint()
+	const startCpu = process.cpuUsage()
+	let wall = 0
+	while (wall < seconds) {
+		pass()
+		passes++
+		wall = Number(process.hrtime.bigint() - startWall) / 1e9
+	}
+	const used = process.cpuUsage(startCpu)
+	const cpu = (used.user + used.system) / 1e6
+	const nodesPerSec = (passes * nodes.length) / cpu
+	const mibPerSec = (passes * totalBytes) / cpu / (1 << 20)
+	console.log(`${name.padEnd(8)} ${(cpu / passes * 1000).toFixed(1).padStart(8)} ms CPU/pass ` +
+		`(${(wall / passes * 1000).toFixed(1)} ms wall)  ` +
+		`${Math.round(nodesPerSec).toLocaleString('en-US').padStart(10)} nodes/s  ${mibPerSec.toFixed(1).padStart(7)} MiB/s`)
+}
+
+console.log(`baileys 7.0.0-rc14, node ${process.version}: ${nodes.length} nodes, ${totalBytes} frame bytes`)
+measure('encode', () => {
+	for (const node of nodes) encodeBinaryNode(node)
+})
+measure('decode', () => {
+	for (const frame of frames) decodeDecompressedBinaryNode(frame.subarray(1), constants)
+})
