@@ -360,11 +360,14 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       payload = BuildRegistrationPayload(*creds_, config_);
     }
     connect_abort_ = std::make_shared<ConnectAbort>();
-    auto channel = co_await connector_->Connect(ConnectRequest{std::move(payload),
-                                                               creds_->noise_key,
-                                                               creds_->routing_info,
-                                                               config_.timeouts.connect,
-                                                               connect_abort_});
+    // A named request: GCC 12 destroys braced temporaries inside a co_await expression twice.
+    ConnectRequest request;
+    request.client_payload = std::move(payload);
+    request.noise_key = creds_->noise_key;
+    request.routing_info = creds_->routing_info;
+    request.timeout = config_.timeouts.connect;
+    request.abort = connect_abort_;
+    auto channel = co_await connector_->Connect(std::move(request));
     connect_abort_.reset();
     if (!channel) {
       base::error_code ec = channel.error();
@@ -711,6 +714,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       c->tasks.Spawn(ex_, HandleLinkCode(shared_from_this(), c, node));
     } else if (type == "encrypt") {
       // Prekey-low notification (02-messaging.md §1.3).
+      Send(*c, stanzas::Ack(node));
       if (const Node* count = node.Child("count")) {
         int value = ParseInt(count->AttrOr("value"), -1);
         if (value >= 0 && static_cast<std::uint32_t>(value) < config_.prekeys.min_on_server &&
@@ -718,7 +722,6 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
           c->tasks.Spawn(ex_, UploadTask(shared_from_this(), c, config_.prekeys.top_up));
         }
       }
-      Send(*c, stanzas::Ack(node));
     } else {
       spdlog::debug("{}: notification type {} left for the layers above", name_, type);
     }
@@ -1004,60 +1007,65 @@ void Client::Start() {
   asio::post(impl_->ex_, [impl = impl_] { impl->Start(); });
 }
 
+// The public awaitables hop onto the strand through these plain functions rather than coroutine
+// lambdas: GCC 12 mishandles the captures of a lambda coroutine handed to co_spawn.
+namespace {
+
+asio::awaitable<void> StopOn(std::shared_ptr<Client::Impl> impl) { co_await impl->DoStop(); }
+
+asio::awaitable<base::Result<void>> LogoutOn(std::shared_ptr<Client::Impl> impl) {
+  co_return co_await impl->DoLogout();
+}
+
+asio::awaitable<base::Result<std::string>> PairingCodeOn(std::shared_ptr<Client::Impl> impl,
+                                                         std::string phone) {
+  co_return co_await impl->DoRequestPairingCode(std::move(phone));
+}
+
+asio::awaitable<base::Result<Node, IqError>> SendIqOnStrand(std::shared_ptr<Client::Impl> impl,
+                                                            Node iq, milliseconds timeout) {
+  co_return co_await impl->DoSendIq(std::move(iq), timeout);
+}
+
+asio::awaitable<base::Result<void>> SendNodeOnStrand(std::shared_ptr<Client::Impl> impl, Node node) {
+  co_return impl->DoSendNode(node);
+}
+
+asio::awaitable<std::optional<Credentials>> CredentialsOn(std::shared_ptr<Client::Impl> impl) {
+  co_return impl->credentials();
+}
+
+}  // namespace
+
 asio::awaitable<void> Client::Stop() {
-  auto impl = impl_;
-  co_await asio::co_spawn(
-      impl->ex_, [impl]() -> asio::awaitable<void> { co_await impl->DoStop(); },
-      asio::use_awaitable);
+  co_await asio::co_spawn(impl_->ex_, StopOn(impl_), asio::use_awaitable);
 }
 
 asio::awaitable<base::Result<void>> Client::Logout() {
-  auto impl = impl_;
-  co_return co_await asio::co_spawn(
-      impl->ex_, [impl]() -> asio::awaitable<base::Result<void>> { co_return co_await impl->DoLogout(); },
-      asio::use_awaitable);
+  co_return co_await asio::co_spawn(impl_->ex_, LogoutOn(impl_), asio::use_awaitable);
 }
 
 asio::awaitable<base::Result<std::string>> Client::RequestPairingCode(std::string phone) {
-  auto impl = impl_;
-  co_return co_await asio::co_spawn(
-      impl->ex_,
-      [impl, phone = std::move(phone)]() -> asio::awaitable<base::Result<std::string>> {
-        co_return co_await impl->DoRequestPairingCode(phone);
-      },
-      asio::use_awaitable);
+  co_return co_await asio::co_spawn(impl_->ex_, PairingCodeOn(impl_, std::move(phone)),
+                                    asio::use_awaitable);
 }
 
 asio::awaitable<base::Result<Node, IqError>> Client::SendIq(Node iq,
                                                           std::optional<milliseconds> timeout) {
-  auto impl = impl_;
-  milliseconds t = timeout.value_or(impl->config().timeouts.iq);
-  co_return co_await asio::co_spawn(
-      impl->ex_,
-      [impl, iq = std::move(iq), t]() mutable -> asio::awaitable<base::Result<Node, IqError>> {
-        co_return co_await impl->DoSendIq(std::move(iq), t);
-      },
-      asio::use_awaitable);
+  milliseconds t = timeout.value_or(impl_->config().timeouts.iq);
+  co_return co_await asio::co_spawn(impl_->ex_, SendIqOnStrand(impl_, std::move(iq), t),
+                                    asio::use_awaitable);
 }
 
 asio::awaitable<base::Result<void>> Client::SendNode(Node node) {
-  auto impl = impl_;
-  co_return co_await asio::co_spawn(
-      impl->ex_,
-      [impl, node = std::move(node)]() -> asio::awaitable<base::Result<void>> {
-        co_return impl->DoSendNode(node);
-      },
-      asio::use_awaitable);
+  co_return co_await asio::co_spawn(impl_->ex_, SendNodeOnStrand(impl_, std::move(node)),
+                                    asio::use_awaitable);
 }
 
 State Client::state() const { return impl_->state_.load(); }
 
 asio::awaitable<std::optional<Credentials>> Client::GetCredentials() {
-  auto impl = impl_;
-  co_return co_await asio::co_spawn(
-      impl->ex_,
-      [impl]() -> asio::awaitable<std::optional<Credentials>> { co_return impl->credentials(); },
-      asio::use_awaitable);
+  co_return co_await asio::co_spawn(impl_->ex_, CredentialsOn(impl_), asio::use_awaitable);
 }
 
 void Client::DropConnectionForTesting() {
