@@ -153,6 +153,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     if (running_) return;
     running_ = true;
     stop_requested_ = false;
+    logout_requested_ = false;
     tasks_.Spawn(ex_, Run(shared_from_this()));
   }
 
@@ -178,14 +179,14 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     std::string id = c->ids.Next();
     iq.SetAttr("id", id);
     c->logout_id = id;
+    // From here on the intent is recorded: however this connection ends, the run loop wipes
+    // the credentials instead of reconnecting (Baileys ends with 401 whatever the answer).
+    logout_requested_ = true;
     auto r = co_await SendIqOn(c, std::move(iq), config_.timeouts.iq);
-    if (!r) {
-      c->logout_id.clear();
-      co_return r.error().ToErrorCode();
-    }
-    // Dispatch ended the connection as logged out when the result arrived; the run loop wipes
-    // the credentials and ends. Wait for that so the caller sees the final state.
+    // Dispatch ended the connection when the result arrived; otherwise end it here.
+    Finish(*c, Outcome{DisconnectReason::kLoggedOut, 401, 0, {}, false, "logout"});
     co_await tasks_.WaitEmpty(config_.timeouts.close + milliseconds(2000));
+    if (!r) co_return r.error().ToErrorCode();
     co_return base::Result<void>{};
   }
 
@@ -278,7 +279,10 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       }
       Outcome out = co_await RunConnection();
       Action action = ActionFor(out.reason);
-      if (stop_requested_ && action != Action::kWipeAndStop) {
+      if (logout_requested_) {
+        out = Outcome{DisconnectReason::kLoggedOut, 401, 0, {}, false, "logout"};
+        action = Action::kWipeAndStop;
+      } else if (stop_requested_ && action != Action::kWipeAndStop) {
         out = Outcome{DisconnectReason::kStopped, 0};
         action = Action::kStop;
       }
@@ -979,6 +983,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   int failures_ = 0;
   bool running_ = false;
   bool stop_requested_ = false;
+  bool logout_requested_ = false;
 };
 
 std::span<const Client::Impl::HandlerEntry> Client::Impl::Handlers() {

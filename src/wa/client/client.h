@@ -75,8 +75,10 @@ class Client {
   boost::asio::awaitable<void> Stop();
 
   // Companion-initiated logout: remove-companion-device, then the credentials are wiped,
-  // LoggedOut{kLoggedOut} and the run ends. Needs a logged-in connection (kNotConnected);
-  // if the server does not confirm, nothing is wiped and the error is returned.
+  // LoggedOut{kLoggedOut} and the run ends. Needs a logged-in connection (kNotConnected).
+  // The credentials are wiped even when the server does not confirm (like Baileys, which ends
+  // with 401 without waiting): the error (kTimeout, kDisconnected, kServerError) then says that
+  // the phone may still list the device.
   boost::asio::awaitable<base::Result<void>> Logout();
 
   // Link with a phone number instead of a QR code (01-connection.md §6): needs a registration

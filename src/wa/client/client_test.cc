@@ -779,6 +779,27 @@ TEST_F(ClientTest, LogoutRemovesTheDeviceAndWipes) {
   EXPECT_EQ(connector_->requests.size(), 1u);
 }
 
+TEST_F(ClientTest, LogoutWipesEvenWithoutConfirmation) {
+  UsePairedCredentials();
+  MakeClient();
+  Run([&]() -> asio::awaitable<void> {
+    client_->Start();
+    auto ch = co_await ChannelAt(0);
+    CO_ASSERT(ch);
+    co_await ServeLogin(*ch, 40, false);
+    std::optional<base::Result<void>> done;
+    Spawn(LogoutInto(&done));
+    CO_ASSERT(co_await NextSent(*ch, IqWith("md", "remove-companion-device")));
+    ch->ServerClose();  // gone before answering
+    CO_ASSERT(co_await WaitFor([&] { return done.has_value(); }));
+    CO_ASSERT(!*done);
+    EXPECT_EQ(done->error(), MakeError(Errc::kDisconnected));
+  });
+  EXPECT_TRUE(devices_->empty());
+  EXPECT_EQ(EventsOf<LoggedOut>().size(), 1u);
+  EXPECT_EQ(connector_->requests.size(), 1u);  // no reconnect
+}
+
 TEST_F(ClientTest, StoresRoutingInfoAndSendsItNextTime) {
   UsePairedCredentials();
   MakeClient();
