@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -44,14 +45,24 @@ asio::awaitable<void> ReadLoop(Ws& ws, std::shared_ptr<Connection> conn) {
 
 template <class Ws>
 asio::awaitable<void> WriteLoop(Ws& ws, std::shared_ptr<Connection> conn) {
+  asio::steady_timer delay(co_await asio::this_coro::executor);
   for (;;) {
     co_await conn->WaitForOutput();
     while (!conn->outgoing().empty()) {
-      auto& front = conn->outgoing().front();
-      auto [ec, n] = co_await ws.async_write(asio::buffer(front), kTuple);
-      if (ec) co_return;
+      if (auto wait = conn->outgoing().front().delay; wait.count() > 0) {
+        // An injected delay; a Drop or Abort meanwhile empties the queue.
+        delay.expires_after(wait);
+        co_await delay.async_wait(kTuple);
+        if (conn->outgoing().empty()) break;
+        conn->outgoing().front().delay = {};
+      }
+      // Out of the queue before writing: an Abort or Drop clears the queue meanwhile.
+      auto frame = std::move(conn->outgoing().front());
       conn->outgoing().pop_front();
+      auto [ec, n] = co_await ws.async_write(asio::buffer(frame.bytes), kTuple);
+      if (ec) co_return;
     }
+    if (conn->drop_requested()) co_return;  // no close frame: the socket just goes away
     if (conn->close_requested()) {
       auto [ec] = co_await ws.async_close(websocket::close_code::normal, kTuple);
       (void)ec;
@@ -90,7 +101,12 @@ asio::awaitable<void> RunWebSocket(Stream stream, beast::flat_buffer& buffer, Wo
   co_await (ReadLoop(ws, conn) || WriteLoop(ws, conn));
   world.OnClosed(*conn);
   beast::error_code ignored;
-  beast::get_lowest_layer(ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  if (conn->drop_requested()) {
+    // A dropped connection ends with a reset, as when a network path fails.
+    beast::get_lowest_layer(ws).socket().set_option(asio::socket_base::linger(true, 0), ignored);
+  } else {
+    beast::get_lowest_layer(ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
   beast::get_lowest_layer(ws).close();
 }
 
@@ -120,6 +136,14 @@ asio::awaitable<void> ChatServer::AcceptLoop() {
 }
 
 asio::awaitable<void> ChatServer::Serve(tcp::socket socket) {
+  if (world_.faults().Refusing(std::chrono::steady_clock::now())) {
+    // Injected outage: reset the connection before TLS or HTTP (the client sees ECONNRESET).
+    world_.stats().connections_refused++;
+    beast::error_code ignored;
+    socket.set_option(asio::socket_base::linger(true, 0), ignored);
+    socket.close(ignored);
+    co_return;
+  }
   std::uint64_t id = next_id_++;
   beast::error_code ec;
   auto remote = socket.remote_endpoint(ec);

@@ -93,20 +93,31 @@ bool Connection::OnFrame(base::Bytes frame) {
   return true;
 }
 
-void Connection::Push(base::Bytes payload) {
+void Connection::Push(base::Bytes payload, std::chrono::milliseconds delay) {
   auto framed = writer_.Encode(payload);
   if (!framed) {
     spdlog::error("conn {}: outgoing frame too large ({} bytes)", id_, payload.size());
     Abort();
     return;
   }
-  outgoing_.push_back(std::move(*framed));
+  outgoing_.push_back({std::move(*framed), delay});
   world_.stats().frames_out++;
   wake_.cancel();
 }
 
-void Connection::Send(const wa::binary::Node& node) {
+void Connection::Send(const wa::binary::Node& node) { SendStanza(node, true); }
+
+void Connection::SendStanza(const wa::binary::Node& node, bool may_fault) {
   if (close_requested_ || !ciphers_) return;
+  Faults::Fate fate;
+  if (may_fault) fate = world_.faults().NextStanzaToClient();
+  if (fate.lose) {
+    // Lost before encryption: the client's receive counter never sees a gap.
+    world_.stats().frames_lost++;
+    spdlog::debug("conn {}: fault: lost <{}>", id_, node.tag);
+    return;
+  }
+  if (fate.delay.count() > 0) world_.stats().frames_delayed++;
   if (spdlog::should_log(spdlog::level::debug)) {
     spdlog::debug("conn {} -> {}", id_, wa::binary::ToXml(node));
   }
@@ -115,11 +126,12 @@ void Connection::Send(const wa::binary::Node& node) {
     Abort();
     return;
   }
-  Push(std::move(*sealed));
+  Push(std::move(*sealed), fate.delay);
 }
 
 void Connection::SendAndClose(const wa::binary::Node& node) {
-  Send(node);
+  // The final stanza is never lost: the close that follows is the fault a test asked for.
+  SendStanza(node, false);
   state_ = State::kClosing;
   close_requested_ = true;
   wake_.cancel();
@@ -130,6 +142,11 @@ void Connection::Abort() {
   state_ = State::kClosing;
   close_requested_ = true;
   wake_.cancel();
+}
+
+void Connection::Drop() {
+  drop_requested_ = true;
+  Abort();
 }
 
 asio::awaitable<void> Connection::WaitForOutput() {

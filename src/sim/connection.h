@@ -41,17 +41,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // (protocol violation); the reason was logged.
   bool OnBytes(base::ByteView chunk);
 
-  // Queues a node (encrypted once the handshake is done).
+  // Queues a node (encrypted once the handshake is done). Injected faults (faults.h) may lose
+  // it before encryption — so the Noise counters stay in step — or delay it.
   void Send(const wa::binary::Node& node);
   // Queues a final node (stream:error, failure, xmlstreamend) and closes after writing it.
   void SendAndClose(const wa::binary::Node& node);
   // Closes without a final stanza (fault injection, shutdown).
   void Abort();
+  // Closes the TCP connection at once, without a WebSocket close frame: a network failure as the
+  // client sees it (dropped-connection faults, idle connections).
+  void Drop();
+
+  // An encrypted, framed message for the socket; `delay` is an injected fault that holds it (and,
+  // as TCP keeps order, everything queued behind it) before it is written.
+  struct OutFrame {
+    base::Bytes bytes;
+    std::chrono::milliseconds delay{0};
+  };
 
   // For the I/O loop: waits until output is queued or the connection should close.
   boost::asio::awaitable<void> WaitForOutput();
-  std::deque<base::Bytes>& outgoing() { return outgoing_; }
+  std::deque<OutFrame>& outgoing() { return outgoing_; }
   bool close_requested() const { return close_requested_; }
+  bool drop_requested() const { return drop_requested_; }
 
   std::uint64_t id() const { return id_; }
   const std::string& peer() const { return peer_; }
@@ -72,7 +84,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   bool OnFrame(base::Bytes frame);
-  void Push(base::Bytes frame);
+  void Push(base::Bytes frame, std::chrono::milliseconds delay = {});
+  void SendStanza(const wa::binary::Node& node, bool may_fault);
 
   World& world_;
   std::uint64_t id_;
@@ -85,8 +98,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<wa::noise::TransportCiphers> ciphers_;
   wa::crypto::Key32 client_static_{};
   wa::proto::ClientPayload payload_;
-  std::deque<base::Bytes> outgoing_;
+  std::deque<OutFrame> outgoing_;
   bool close_requested_ = false;
+  bool drop_requested_ = false;
   boost::asio::steady_timer wake_;
 };
 

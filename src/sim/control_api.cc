@@ -90,6 +90,22 @@ base::http::Router MakeControlRouter(World& world) {
           co_return Ok(ctx, bhttp::status::ok, json::object{{"device_jid", *linked}});
         });
 
+  r.Add(bhttp::verb::post, "/v1/phones/{phone}/pairing-code",
+        [&world](Context& ctx) -> asio::awaitable<Response> {
+          Response err;
+          auto body = Body(ctx, &err);
+          if (!body) co_return err;
+          auto code = StringField(*body, "code");
+          if (!code) {
+            co_return base::http::Problem(ctx.request, bhttp::status::unprocessable_entity,
+                                          "invalid_code",
+                                          "\"code\" (the 8-character pairing code) is required");
+          }
+          auto linked = co_await world.EnterPairingCode(std::string(ctx.Param("phone")), *code);
+          if (!linked) co_return Problem(ctx, linked.error());
+          co_return Ok(ctx, bhttp::status::ok, json::object{{"device_jid", *linked}});
+        });
+
   r.Add(bhttp::verb::get, "/v1/phones/{phone}/devices",
         [&world](Context& ctx) -> asio::awaitable<Response> {
           auto devices = world.Devices(std::string(ctx.Param("phone")));
@@ -128,7 +144,44 @@ base::http::Router MakeControlRouter(World& world) {
                               {"pairings", s.pairings},
                               {"logins", s.logins},
                               {"login_failures", s.login_failures},
-                              {"offline_queue_depth", world.offline_queue_depth()}});
+                              {"offline_queue_depth", world.offline_queue_depth()},
+                              {"frames_lost", s.frames_lost},
+                              {"frames_delayed", s.frames_delayed},
+                              {"connections_refused", s.connections_refused},
+                              {"connections_dropped", s.connections_dropped},
+                              {"idle_closed", s.idle_closed}});
+  });
+
+  // Faults (docs/sandbox.md, "Faults").
+  auto faults_json = [&world] {
+    return json::object{{"seed", world.faults().seed()},
+                        {"active", world.faults().ActiveJson(std::chrono::steady_clock::now())}};
+  };
+  r.Add(bhttp::verb::post, "/v1/faults",
+        [&world, faults_json](Context& ctx) -> asio::awaitable<Response> {
+          Response err;
+          auto body = Body(ctx, &err);
+          if (!body) co_return err;
+          auto request = ParseFaultRequest(*body);
+          if (!request) {
+            co_return base::http::Problem(ctx.request, bhttp::status::unprocessable_entity,
+                                          "invalid_faults", request.error());
+          }
+          auto outcome = world.ApplyFaults(*request);
+          if (!outcome) co_return Problem(ctx, outcome.error());
+          auto out = faults_json();
+          out["dropped"] = outcome->dropped;
+          out["stream_errors"] = outcome->stream_errors;
+          co_return Ok(ctx, bhttp::status::ok, out);
+        });
+  r.Add(bhttp::verb::get, "/v1/faults", [faults_json](Context& ctx) -> asio::awaitable<Response> {
+    co_return Ok(ctx, bhttp::status::ok, faults_json());
+  });
+  r.Add(bhttp::verb::delete_, "/v1/faults", [&world](Context& ctx) -> asio::awaitable<Response> {
+    world.faults().Clear();
+    Response res{bhttp::status::no_content, ctx.request.version()};
+    res.prepare_payload();
+    co_return res;
   });
   return r;
 }

@@ -112,7 +112,17 @@ int Run(const SimulatorOptions& options) {
     return 1;
   }
 
-  World world(ioc.get_executor(), {.noise_root = *root});
+  std::uint64_t fault_seed = options.fault_seed;
+  if (fault_seed == 0) {
+    auto bytes = wa::crypto::RandomBytes(8);
+    for (auto b : bytes) fault_seed = fault_seed << 8 | b;
+  }
+  World world(ioc.get_executor(),
+              {.noise_root = *root,
+               .idle_timeout = std::chrono::milliseconds(
+                   static_cast<std::int64_t>(options.idle_timeout_s * 1000)),
+               .fault_seed = fault_seed});
+  world.StartIdleSweep();
   auto chat_ep = chat_acceptor->local_endpoint();
   auto control_ep = control_acceptor->local_endpoint();
   ChatServer chat(ioc, world, *tls, std::move(*chat_acceptor));

@@ -14,6 +14,8 @@ struct SimulatorOptions {
   std::uint16_t control_port = 7777;  // control API (HTTP JSON)
   std::filesystem::path data_dir = "wasim-data";
   std::string log_level = "info";
+  double idle_timeout_s = 90;   // drop connections silent this long; 0 disables
+  std::uint64_t fault_seed = 0;  // initial seed of the fault PRNG (0: pick one at random)
 };
 
 // Serves until SIGINT/SIGTERM; returns the exit code. Start-up failures print one line on

@@ -116,7 +116,10 @@ struct World::PendingPair {
 };
 
 World::World(asio::any_io_executor ex, WorldOptions options)
-    : ex_(std::move(ex)), options_(std::move(options)) {
+    : ex_(std::move(ex)),
+      options_(std::move(options)),
+      faults_(options_.fault_seed),
+      idle_timer_(ex_) {
   server_static_ = wa::crypto::GenerateKeyPair();
   auto intermediate = wa::crypto::GenerateKeyPair();
   auto now = static_cast<std::uint64_t>(Now());
@@ -164,6 +167,7 @@ void World::OnClosed(Connection& conn) {
                                     "the companion disconnected before it confirmed the link"});
     pending_pairs_.erase(it);
   }
+  ForgetCodeLink(conn);
 }
 
 // --- handshake and login ---------------------------------------------------------------
@@ -290,6 +294,10 @@ void World::HandleIq(Connection& conn, const Node& iq) {
     ReplyResult(conn, iq);
     return;
   }
+  if (xmlns == "md" && type == "set" && iq.Child("link_code_companion_reg")) {
+    HandleLinkCodeReg(conn, iq);  // pairing code, world_link_code.cc
+    return;
+  }
   if (conn.state() != Connection::State::kOnline) {
     ReplyError(conn, iq, 401, "not-authorized");
     return;
@@ -393,6 +401,19 @@ asio::awaitable<ControlResult<std::string>> World::Scan(std::string number, std:
     co_return ControlError{422, "qr_keys_mismatch",
                            "the QR's keys are not those of the companion that shows its ref"};
   }
+  co_return co_await LinkCompanion(std::move(conn), std::move(number), std::move(parts->adv_secret));
+}
+
+asio::awaitable<ControlResult<std::string>> World::LinkCompanion(std::shared_ptr<Connection> conn,
+                                                                 std::string number,
+                                                                 base::Bytes adv_secret) {
+  Phone* phone = FindPhone(number);
+  if (!phone) co_return ControlError{404, "phone_not_found", "no simulated phone " + number};
+  if (conn->state() != Connection::State::kUnpaired) {
+    co_return ControlError{409, "companion_not_pairable",
+                           "the companion is no longer waiting to be linked"};
+  }
+  auto companion_identity = base::AsBytes(conn->payload().device_pairing_data().e_ident());
   if (phone->next_device_id > 255) {
     co_return ControlError{409, "too_many_devices", "this phone has no free device id"};
   }
@@ -412,7 +433,7 @@ asio::awaitable<ControlResult<std::string>> World::Scan(std::string number, std:
   pending->details = Serialize(identity);
   auto signature = wa::crypto::Sign(
       phone->identity.private_key,
-      Concat({base::Bytes{0x06, 0x00}, pending->details, parts->identity_pub}));
+      Concat({base::Bytes{0x06, 0x00}, pending->details, companion_identity}));
   pending->account_signature.assign(signature.begin(), signature.end());
 
   wa::proto::ADVSignedDeviceIdentity signed_identity;
@@ -421,7 +442,7 @@ asio::awaitable<ControlResult<std::string>> World::Scan(std::string number, std:
       std::string(base::AsChars(phone->identity.public_key)));
   signed_identity.set_account_signature(std::string(base::AsChars(pending->account_signature)));
   auto signed_bytes = Serialize(signed_identity);
-  auto hmac = wa::crypto::HmacSha256(parts->adv_secret, signed_bytes);
+  auto hmac = wa::crypto::HmacSha256(adv_secret, signed_bytes);
   wa::proto::ADVSignedDeviceIdentityHMAC container;
   container.set_details(std::string(base::AsChars(signed_bytes)));
   container.set_hmac(std::string(base::AsChars(hmac)));
@@ -547,7 +568,8 @@ ControlResult<World::PhoneInfo> World::GetPhone(const std::string& number) const
   auto it = phones_.find(number);
   if (it == phones_.end()) return ControlError{404, "phone_not_found", "no simulated phone " + number};
   const Phone& p = it->second;
-  return PhoneInfo{p.number, Jid::User(p.number).ToString(), Jid::Lid(p.lid).ToString(), p.name};
+  return PhoneInfo{p.number, Jid::User(p.number).ToString(), Jid::Lid(p.lid).ToString(), p.name,
+                   p.identity.public_key};
 }
 
 ControlResult<std::vector<World::DeviceInfo>> World::Devices(const std::string& number) const {

@@ -17,8 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "base/blocking_pool.h"
 #include "base/bytes.h"
 #include "base/result.h"
+#include "sim/faults.h"
 #include "wa/binary/node.h"
 #include "wa/crypto/crypto.h"
 #include "wa/noise/handshake.h"
@@ -37,6 +39,12 @@ struct Stats {
   std::uint64_t pairings = 0;
   std::uint64_t logins = 0;
   std::uint64_t login_failures = 0;
+  // Injected faults and the idle sweep.
+  std::uint64_t frames_lost = 0;
+  std::uint64_t frames_delayed = 0;
+  std::uint64_t connections_refused = 0;
+  std::uint64_t connections_dropped = 0;
+  std::uint64_t idle_closed = 0;
 };
 
 struct WorldOptions {
@@ -45,6 +53,12 @@ struct WorldOptions {
   std::chrono::seconds first_ref_ttl{60};
   std::chrono::seconds next_ref_ttl{20};
   std::chrono::seconds pair_sign_timeout{20};
+  // How long the phone waits for companion_finish after primary_hello (pairing code).
+  std::chrono::seconds code_finish_timeout{30};
+  // Connections that send nothing for this long are dropped; zero disables the sweep. Clients
+  // ping every 20-30 s (01-connection.md §7.4).
+  std::chrono::milliseconds idle_timeout{90'000};
+  std::uint64_t fault_seed = 0;  // initial seed of the fault PRNG (POST /v1/faults may reseed)
 };
 
 struct SignedPreKey {
@@ -106,11 +120,16 @@ class World {
   // Control API.
   struct PhoneInfo {
     std::string phone, jid, lid, name;
+    wa::crypto::Key32 identity_key{};  // the account's identity public key (signs ADV identities)
   };
   ControlResult<PhoneInfo> CreatePhone(const std::string& number, const std::string& name);
   ControlResult<PhoneInfo> GetPhone(const std::string& number) const;
   // Links the companion that shows `qr`; completes when the companion has signed (or failed).
   boost::asio::awaitable<ControlResult<std::string>> Scan(std::string number, std::string qr);
+  // The phone's user types `code` (pairing code, 01-connection.md §6) for the companion that
+  // most recently asked to link with this number; completes like Scan. world_link_code.cc.
+  boost::asio::awaitable<ControlResult<std::string>> EnterPairingCode(std::string number,
+                                                                      std::string code);
   struct DeviceInfo {
     std::string jid, lid, platform;
     std::int64_t linked_at;
@@ -119,12 +138,38 @@ class World {
   ControlResult<std::vector<DeviceInfo>> Devices(const std::string& number) const;
   ControlResult<void> Unlink(const std::string& number, const std::string& device_jid);
 
+  // Faults (faults.h): the persistent ones live in faults(); ApplyFaults also carries out a
+  // request's one-shot actions. What they did:
+  struct FaultOutcome {
+    std::size_t dropped = 0;
+    std::size_t stream_errors = 0;
+  };
+  ControlResult<FaultOutcome> ApplyFaults(const FaultRequest& request);
+  Faults& faults() { return faults_; }
+
+  // Idle connections: StartIdleSweep arms a timer that calls CloseIdle periodically.
+  void StartIdleSweep();
+  // Drops every connection whose last incoming frame is older than the idle timeout at `now`;
+  // returns how many.
+  std::size_t CloseIdle(std::chrono::steady_clock::time_point now);
+
   Stats& stats() { return stats_; }
   std::size_t device_count() const;
   std::size_t offline_queue_depth() const;
 
  private:
   struct PendingPair;
+  struct CodeLink;
+
+  // Sends pair-success for `number` to a companion waiting on `conn` (HMAC keyed by
+  // `adv_secret`) and waits for its pair-device-sign: the common end of both linking paths.
+  boost::asio::awaitable<ControlResult<std::string>> LinkCompanion(std::shared_ptr<Connection> conn,
+                                                                   std::string number,
+                                                                   base::Bytes adv_secret);
+  void HandleLinkCodeReg(Connection& conn, const wa::binary::Node& iq);
+  void ForgetCodeLink(Connection& conn);
+  void ArmIdleSweep();
+  std::vector<std::shared_ptr<Connection>> FaultTargets(const FaultTarget& target) const;
 
   void SendPairDevice(Connection& conn);
   void HandleIq(Connection& conn, const wa::binary::Node& iq);
@@ -152,8 +197,14 @@ class World {
   };
   std::map<std::string, RefInfo> refs_;
   std::map<std::uint64_t, std::shared_ptr<PendingPair>> pending_pairs_;  // by connection id
+  std::map<std::uint64_t, std::shared_ptr<CodeLink>> code_links_;        // by connection id
+  std::uint64_t next_code_link_ = 1;
   std::uint64_t next_iq_ = 1;
   Stats stats_;
+  Faults faults_;
+  boost::asio::steady_timer idle_timer_;
+  // PBKDF2 with 131072 iterations takes 50-200 ms: run it off wasim's one thread.
+  base::BlockingPool kdf_pool_{1};
 };
 
 }  // namespace sim

@@ -17,6 +17,14 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  app.add_option("--idle-timeout", options.idle_timeout_s,
+                 "seconds a connection may stay silent before it is dropped; 0 disables")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--fault-seed", options.fault_seed,
+                 "initial seed of the fault-injection PRNG; 0 picks one (POST /v1/faults can "
+                 "reseed)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   options.data_dir = data_dir;
   return sim::Run(options);
