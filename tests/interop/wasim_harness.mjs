@@ -10,12 +10,13 @@ import pino from 'pino'
 
 export const logger = pino({ level: process.env.BAILEYS_LOG ?? 'silent' })
 
-export async function startWasim() {
+// `extraArgs` are appended to wasim's command line (e.g. ['--idle-timeout', '1']).
+export async function startWasim(extraArgs = []) {
 	const bin = process.env.WA_WASIM_BIN
 	if (!bin) throw new Error('WA_WASIM_BIN must name the wasim binary')
 	const dataDir = mkdtempSync(join(tmpdir(), 'wasim-'))
 	const proc = spawn(bin, ['--port', '0', '--control-port', '0', '--data-dir', dataDir,
-		'--log-level', process.env.WASIM_LOG ?? 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] })
+		'--log-level', process.env.WASIM_LOG ?? 'warn', ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] })
 	const lines = createInterface({ input: proc.stdout })
 	const info = {}
 	await new Promise((resolve, reject) => {
@@ -52,7 +53,7 @@ export async function startWasim() {
 				body: body ? JSON.stringify(body) : undefined
 			})
 			const text = await res.text()
-			return { status: res.status, body: text ? JSON.parse(text) : null }
+			return { status: res.status, contentType: res.headers.get('content-type'), body: text ? JSON.parse(text) : null }
 		}
 	}
 }
@@ -115,4 +116,17 @@ export function closeStatus(update) {
 
 export function tempDir(prefix) {
 	return mkdtempSync(join(tmpdir(), prefix))
+}
+
+// Links a new Baileys companion to `phone` by QR, lets it restart after the 515 and resolves the
+// second socket once it is open.
+export async function linkByQr(sim, phone, authDir) {
+	const first = await connectBaileys(sim, authDir)
+	const { qr } = await first.waitFor(u => u.qr, 15000, 'a QR code')
+	const scan = await sim.control('POST', `/v1/phones/${phone}/scan`, { qr })
+	if (scan.status !== 200) throw new Error(`scan failed: ${JSON.stringify(scan.body)}`)
+	await first.waitFor(u => closeStatus(u) === 515, 15000, 'the 515 restart')
+	const client = await connectBaileys(sim, authDir)
+	await client.waitFor(u => u.connection === 'open', 15000, 'connection open')
+	return client
 }
