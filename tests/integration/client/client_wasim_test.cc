@@ -342,6 +342,106 @@ TEST_F(LinkedTest, UnknownDeviceIsRefusedAtLogin) {
   thread_.Await(c->Stop());
 }
 
+// wasim's pairing-code linking and fault injection arrived after the first version of this
+// suite; these tests skip (and say so) against a wasim without them.
+bool HasRoute(const Wasim& w, const std::string& method, const std::string& path) {
+  auto r = w.Control(method, path, json::object{});
+  return r.status != 404 || r.body.find("phone_not_found") != std::string::npos;
+}
+
+TEST_F(WasimTest, LinksByPairingCode) {
+  std::string phone = NewPhone();
+  if (!HasRoute(*wasim_, "POST", "/v1/phones/" + phone + "/pairing-code")) {
+    GTEST_SKIP() << "this wasim has no POST /v1/phones/{phone}/pairing-code";
+  }
+  Device device(Credentials::New());
+  ASSERT_TRUE(device.devices.Save(*device.devices.Load().value()));
+  Recorder events;
+  auto c = MakeClient(device, events, MakeConfig());
+  c->Start();
+  ASSERT_TRUE(events.Wait<client::Qr>()) << events.Log();
+  auto code = thread_.Await(c->RequestPairingCode("+" + phone));
+  ASSERT_TRUE(code) << code.error().message();
+  EXPECT_EQ(code->size(), 8u);
+  auto announced = events.Wait<client::PairingCode>();
+  ASSERT_TRUE(announced);
+  EXPECT_EQ(announced->code, *code);
+  auto r = wasim_->Control("POST", "/v1/phones/" + phone + "/pairing-code", json::object{{"code", *code}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto paired = events.Wait<client::Paired>();
+  ASSERT_TRUE(paired) << events.Log();
+  EXPECT_EQ(paired->jid.user(), phone);
+  ASSERT_TRUE(events.Wait<client::Connected>()) << events.Log();
+  EXPECT_EQ(PreKeysOnServer(*c), 812);
+  thread_.Await(c->Stop());
+
+  // A wrong code links nothing.
+  std::string other = NewPhone();
+  Device device2(Credentials::New());
+  ASSERT_TRUE(device2.devices.Save(*device2.devices.Load().value()));
+  Recorder events2;
+  auto c2 = MakeClient(device2, events2, MakeConfig());
+  c2->Start();
+  ASSERT_TRUE(events2.Wait<client::Qr>());
+  auto code2 = thread_.Await(c2->RequestPairingCode(other));
+  ASSERT_TRUE(code2);
+  std::string wrong = *code2;
+  wrong[0] = wrong[0] == 'A' ? 'B' : 'A';
+  auto refused = wasim_->Control("POST", "/v1/phones/" + other + "/pairing-code", json::object{{"code", wrong}});
+  EXPECT_NE(refused.status, 200) << refused.body;
+  EXPECT_EQ(events2.Count<client::Paired>(), 0u);
+  thread_.Await(c2->Stop());
+  EXPECT_FALSE((*device2.devices.Load())->paired());
+}
+
+TEST_F(LinkedTest, ReconnectsAfterServerFaults) {
+  if (!HasRoute(*wasim_, "GET", "/v1/faults")) {
+    GTEST_SKIP() << "this wasim has no /v1/faults";
+  }
+  Link(MakeConfig());
+  Recorder events;
+  auto c = MakeClient(*device_, events, MakeConfig());
+  c->Start();
+  ASSERT_TRUE(events.Wait<client::Connected>()) << events.Log();
+
+  // The server drops the connection.
+  auto r = wasim_->Control("POST", "/v1/faults", json::object{{"drop_connections", json::object{{"phone", phone_}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(events.Wait<client::Connected>(2)) << events.Log();
+  auto drop = events.Wait<client::Disconnected>(1);
+  ASSERT_TRUE(drop);
+  EXPECT_TRUE(drop->will_retry);
+
+  // 503: service unavailable, reconnect with backoff.
+  r = wasim_->Control("POST", "/v1/faults",
+                      json::object{{"stream_error", json::object{{"phone", phone_}, {"code", 503}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(events.Wait<client::Connected>(3)) << events.Log();
+  auto unavailable = events.Wait<client::Disconnected>(2);
+  ASSERT_TRUE(unavailable);
+  EXPECT_EQ(unavailable->reason, client::DisconnectReason::kServiceUnavailable);
+  EXPECT_TRUE(unavailable->will_retry);
+
+  // 515: restart at once.
+  r = wasim_->Control("POST", "/v1/faults",
+                      json::object{{"stream_error", json::object{{"phone", phone_}, {"code", 515}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(events.Wait<client::Connected>(4)) << events.Log();
+  auto restart = events.Wait<client::Disconnected>(3);
+  ASSERT_TRUE(restart);
+  EXPECT_EQ(restart->reason, client::DisconnectReason::kRestartRequired);
+  EXPECT_EQ(restart->retry_in, 0ms);
+
+  // The server refuses connections for a while: the client keeps trying and gets back.
+  r = wasim_->Control("POST", "/v1/faults", json::object{{"refuse_connections_for_s", 2}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = wasim_->Control("POST", "/v1/faults", json::object{{"drop_connections", json::object{{"phone", phone_}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(events.Wait<client::Connected>(5, 30s)) << events.Log();
+  EXPECT_EQ(wasim_->Control("DELETE", "/v1/faults").status, 204);
+  thread_.Await(c->Stop());
+}
+
 TEST_F(WasimTest, ConnectsThroughProxies) {
   TestProxy http(TestProxy::Kind::kHttp, "u", "p w");
   TestProxy socks(TestProxy::Kind::kSocks5, "user", "secret");
