@@ -133,23 +133,24 @@ base::http::Router MakeControlRouter(World& world) {
 
   r.Add(bhttp::verb::get, "/v1/stats", [&world](Context& ctx) -> asio::awaitable<Response> {
     const Stats& s = world.stats();
-    co_return Ok(ctx, bhttp::status::ok,
-                 json::object{{"connections", s.connections_open},
-                              {"connections_total", s.connections_total},
-                              {"handshakes", s.handshakes},
-                              {"devices", world.device_count()},
-                              {"frames_in", s.frames_in},
-                              {"frames_out", s.frames_out},
-                              {"stanzas_routed", s.stanzas_routed},
-                              {"pairings", s.pairings},
-                              {"logins", s.logins},
-                              {"login_failures", s.login_failures},
-                              {"offline_queue_depth", world.offline_queue_depth()},
-                              {"frames_lost", s.frames_lost},
-                              {"frames_delayed", s.frames_delayed},
-                              {"connections_refused", s.connections_refused},
-                              {"connections_dropped", s.connections_dropped},
-                              {"idle_closed", s.idle_closed}});
+    json::object out{{"connections", s.connections_open},
+                     {"connections_total", s.connections_total},
+                     {"handshakes", s.handshakes},
+                     {"devices", world.device_count()},
+                     {"frames_in", s.frames_in},
+                     {"frames_out", s.frames_out},
+                     {"stanzas_routed", s.stanzas_routed},
+                     {"pairings", s.pairings},
+                     {"logins", s.logins},
+                     {"login_failures", s.login_failures},
+                     {"offline_queue_depth", world.offline_queue_depth()},
+                     {"frames_lost", s.frames_lost},
+                     {"frames_delayed", s.frames_delayed},
+                     {"connections_refused", s.connections_refused},
+                     {"connections_dropped", s.connections_dropped},
+                     {"idle_closed", s.idle_closed}};
+    AddMessagingStats(world, out);  // control_api_messages.cc
+    co_return Ok(ctx, bhttp::status::ok, out);
   });
 
   // Faults (docs/sandbox.md, "Faults").
@@ -183,6 +184,7 @@ base::http::Router MakeControlRouter(World& world) {
     res.prepare_payload();
     co_return res;
   });
+  AddMessagingRoutes(r, world);
   return r;
 }
 

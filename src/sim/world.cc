@@ -168,6 +168,7 @@ void World::OnClosed(Connection& conn) {
     pending_pairs_.erase(it);
   }
   ForgetCodeLink(conn);
+  MessagingClosed(conn);
 }
 
 // --- handshake and login ---------------------------------------------------------------
@@ -248,11 +249,7 @@ void World::Login(Connection& conn) {
                              {"abprops", "1"},
                              {"location", "us"},
                              {"creation", std::to_string(companion->linked_at)}}));
-  std::size_t n = companion->offline.size();
-  while (!companion->offline.empty()) {
-    conn.Send(companion->offline.front());
-    companion->offline.pop_front();
-  }
+  std::size_t n = FlushOffline(conn, *companion);  // kept until acked: messaging.cc
   conn.Send(Node("ib", {}, {Node("offline", {{"count", std::to_string(n)}})}));
 }
 
@@ -261,8 +258,10 @@ void World::Login(Connection& conn) {
 void World::OnNode(Connection& conn, const Node& node) {
   if (node.tag == "iq") {
     HandleIq(conn, node);
-  } else if (node.tag == "ib" || node.tag == "presence") {
-    // unified_session, offline_batch and the companion's own presence need no answer here.
+  } else if (node.tag == "ib") {
+    // unified_session and offline_batch need no answer here.
+  } else if (HandleMessagingNode(conn, node)) {
+    // message, receipt, ack, presence, chatstate: messaging.cc
   } else {
     spdlog::debug("conn {}: <{}> not handled by the connection layer", conn.id(), node.tag);
   }
@@ -364,6 +363,8 @@ void World::HandleIq(Connection& conn, const Node& iq) {
                               std::vector<wa::binary::Attr>{{"name", name}, {"value", "all"}});
     }
     ReplyResult(conn, iq, {Node("privacy", {}, std::move(categories))});
+  } else if (HandleMessagingIq(conn, iq)) {
+    // prekey bundles, usync, privacy tokens: messaging.cc
   } else if (xmlns == "md" && type == "set" && child == "remove-companion-device") {
     // The companion logs itself out.
     ReplyResult(conn, iq);
@@ -528,6 +529,7 @@ void World::HandlePairDeviceSign(Connection& conn, const Node& iq) {
   companion.linked_at = Now();
   phone->companions[companion.device_id] = std::move(companion);
   stats_.pairings++;
+  DevicesChanged(*phone, pending->device_id, true, pending->key_index);
 
   std::string device_jid =
       Jid::User(phone->number, static_cast<std::uint8_t>(pending->device_id)).ToString();
@@ -557,6 +559,7 @@ ControlResult<World::PhoneInfo> World::CreatePhone(const std::string& number,
     phone.lid = RandomDigits(15);
   } while (lid_to_phone_.count(phone.lid));
   phone.identity = wa::crypto::GenerateKeyPair();
+  phone.client = std::make_unique<PhoneClient>(phone.identity);  // its Signal identity too
   auto raw = wa::crypto::RandomBytes(4);
   phone.adv_raw_id = BigEndian(raw);
   lid_to_phone_[phone.lid] = number;
@@ -605,8 +608,10 @@ void World::RemoveCompanion(Phone& phone, std::uint16_t device_id, bool notify) 
     conn->SendAndClose(Node("stream:error", {{"code", "401"}},
                             {Node("conflict", {{"type", "device_removed"}})}));
   }
+  auto key_index = it->second.key_index;
   phone.companions.erase(it);
   spdlog::info("phone {}: unlinked device {}", phone.number, device_id);
+  DevicesChanged(phone, device_id, false, key_index);
 }
 
 std::size_t World::device_count() const {

@@ -21,6 +21,8 @@
 #include "base/bytes.h"
 #include "base/result.h"
 #include "sim/faults.h"
+#include "sim/messaging.h"
+#include "sim/phone.h"
 #include "wa/binary/node.h"
 #include "wa/crypto/crypto.h"
 #include "wa/noise/handshake.h"
@@ -81,6 +83,7 @@ struct Companion {
   std::int64_t linked_at = 0;
   std::weak_ptr<Connection> connection;
   std::deque<wa::binary::Node> offline;  // stanzas waiting for the next login
+  std::vector<PendingStanza> unacked;     // sent, not yet acked (messaging.cc)
 };
 
 struct Phone {
@@ -92,6 +95,7 @@ struct Phone {
   std::uint32_t next_key_index = 1;
   std::uint16_t next_device_id = 1;
   std::map<std::uint16_t, Companion> companions;
+  std::unique_ptr<PhoneClient> client;  // device 0 as a Signal client (phone.h)
 };
 
 // Why a control-API operation failed: an HTTP status and a stable problem code.
@@ -157,6 +161,34 @@ class World {
   std::size_t device_count() const;
   std::size_t offline_queue_depth() const;
 
+  // Messaging (messaging.cc, world_phone.cc). The phone sends `text` to `to` (a phone number or
+  // a user JID, PN or LID), end-to-end encrypted to every device of the recipient and to its own
+  // companions; returns the message id and server timestamp.
+  struct SentInfo {
+    std::string id;
+    std::int64_t t;
+  };
+  ControlResult<SentInfo> SendText(const std::string& number, const std::string& to,
+                                   const std::string& text);
+  // What the phone received (decrypted), oldest first, received at or after `since_ms`.
+  ControlResult<std::vector<InboxEntry>> Inbox(const std::string& number,
+                                               std::int64_t since_ms) const;
+  // The phone reads received messages: read receipts to their senders. Returns how many
+  // receipt stanzas were sent (one per sending device, batching ids).
+  ControlResult<std::size_t> MarkRead(const std::string& number,
+                                      const std::vector<std::string>& ids);
+  const RoutedMessage* FindRouted(std::string_view id) const { return messaging_.log.Find(id); }
+  // A phone's Signal client (tests, debugging); null for an unknown number.
+  PhoneClient* phone_client(const std::string& number) {
+    auto it = phones_.find(number);
+    return it == phones_.end() ? nullptr : it->second.client.get();
+  }
+  const MessagingStats& messaging_stats() const { return messaging_.stats; }
+  struct QueueDepths {
+    std::size_t messages = 0, receipts = 0, notifications = 0, unacked = 0;
+  };
+  QueueDepths queue_depths() const;
+
  private:
   struct PendingPair;
   struct CodeLink;
@@ -184,6 +216,48 @@ class World {
   std::string NextIqId();
   static std::int64_t Now();
 
+  // --- messaging: server duties (messaging.cc) ---
+  // Hooks from the connection layer: stanzas of a logged-in companion other than iq; iqs the
+  // connection layer does not know (both return false when the stanza is not theirs); the
+  // offline backlog at login (returns its size); a closed connection; a linked or removed
+  // companion.
+  bool HandleMessagingNode(Connection& conn, const wa::binary::Node& node);
+  bool HandleMessagingIq(Connection& conn, const wa::binary::Node& iq);
+  std::size_t FlushOffline(Connection& conn, Companion& companion);
+  void MessagingClosed(Connection& conn);
+  void DevicesChanged(Phone& phone, std::uint16_t device, bool added, std::uint32_t key_index);
+  // Routing, for companions and phones alike: `sender` is the account, `device` its device.
+  void RouteMessage(Phone& sender, std::uint16_t device, const wa::binary::Node& message);
+  void RouteReceipt(Phone& sender, std::uint16_t device, const wa::binary::Node& receipt);
+  // The one place a stanza reaches a device: a connected companion now (kept until acked), an
+  // offline companion at its next login, a phone through the event loop (world_phone.cc).
+  void Deliver(Phone& account, std::uint16_t device, wa::binary::Node stanza);
+  // The account a user or device JID (s.whatsapp.net or lid) belongs to.
+  Phone* ResolveAccount(const wa::binary::Jid& jid);
+  // Device ids of an account: 0 (the phone) and its companions.
+  static std::vector<std::uint16_t> DeviceIds(const Phone& phone);
+  // One prekey bundle for a device (consumes a one-time prekey; tells a companion when its stock
+  // runs low). nullopt for an unknown device.
+  std::optional<wa::signal::PreKeyBundle> TakeBundle(Phone& account, std::uint16_t device);
+  void ServeBundles(Connection& conn, const wa::binary::Node& iq);
+  void AnswerUsync(Connection& conn, const wa::binary::Node& iq);
+  void RemoveUnacked(Phone& account, std::uint16_t device, std::string_view tag,
+                     const std::vector<std::string>& ids);
+  void HandlePresence(Connection& conn, Phone& sender, std::uint16_t device,
+                      const wa::binary::Node& presence);
+  void HandleChatState(Phone& sender, const wa::binary::Node& chatstate);
+  void BroadcastPresence(const Phone& account);
+  wa::binary::Node PresenceOf(const Phone& account) const;
+
+  // --- messaging: the simulated phones (world_phone.cc) ---
+  void PhoneReceive(const std::string& number, const wa::binary::Node& stanza);
+  void PhoneOnMessage(Phone& phone, const wa::binary::Node& message);
+  void PhoneOnRetry(Phone& phone, const wa::binary::Node& receipt);
+  // Encrypts padded `message` for one device, fetching a bundle first when there is no session.
+  base::Result<wa::signal::EncryptedMessage> PhoneEncrypt(Phone& phone, Phone& account,
+                                                          std::uint16_t device,
+                                                          base::ByteView message);
+
   boost::asio::any_io_executor ex_;
   WorldOptions options_;
   wa::crypto::KeyPair server_static_;
@@ -202,6 +276,7 @@ class World {
   std::uint64_t next_iq_ = 1;
   Stats stats_;
   Faults faults_;
+  MessagingState messaging_;
   boost::asio::steady_timer idle_timer_;
   // PBKDF2 with 131072 iterations takes 50-200 ms: run it off wasim's one thread.
   base::BlockingPool kdf_pool_{1};

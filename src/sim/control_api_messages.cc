@@ -1,0 +1,170 @@
+// Messaging routes of the control API (docs/sandbox.md): a phone sends text, lists what it
+// received, marks messages read; any routed message can be inspected by id (which devices got
+// it, as pkmsg or msg); /v1/stats gains the routing counters and queue depths.
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "base/http/problem.h"
+#include "sim/control_api.h"
+#include "sim/world.h"
+
+namespace sim {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+namespace bhttp = boost::beast::http;
+using base::http::Context;
+using base::http::Response;
+
+namespace {
+
+Response Problem(const Context& ctx, const ControlError& e) {
+  return base::http::Problem(ctx.request, static_cast<bhttp::status>(e.status), e.code, e.detail);
+}
+
+Response Ok(const Context& ctx, bhttp::status status, const json::value& body) {
+  return base::http::Json(ctx.request, status, json::serialize(body));
+}
+
+std::optional<json::object> Body(const Context& ctx, Response* error) {
+  json::error_code ec;
+  auto v = json::parse(ctx.request.body(), ec);
+  if (ec || !v.is_object()) {
+    *error = base::http::Problem(ctx.request, bhttp::status::bad_request, "invalid_json",
+                                 "the body must be a JSON object");
+    return std::nullopt;
+  }
+  return std::move(v.as_object());
+}
+
+// The value of `key` in a query string "a=1&b=2" (no percent-decoding: values here are numbers).
+std::optional<std::string_view> QueryParam(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == key) {
+      return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+json::object InboxJson(const InboxEntry& e) {
+  return {{"id", e.id},     {"from", e.from},       {"from_device", e.from_device},
+          {"chat", e.chat}, {"from_me", e.from_me}, {"type", e.type},
+          {"text", e.text}, {"media", nullptr},     {"timestamp", e.received_ms},
+          {"t", e.t},       {"enc", e.enc}};
+}
+
+}  // namespace
+
+void AddMessagingStats(World& world, json::object& stats) {
+  const MessagingStats& m = world.messaging_stats();
+  auto q = world.queue_depths();
+  stats["messages_routed"] = m.messages_routed;
+  stats["receipts_routed"] = m.receipts_routed;
+  stats["notifications_sent"] = m.notifications_sent;
+  stats["enc"] = json::object{{"pkmsg", m.enc_pkmsg}, {"msg", m.enc_msg}, {"skmsg", m.enc_skmsg}};
+  stats["bundles_served"] = m.bundles_served;
+  stats["undeliverable"] = m.undeliverable;
+  stats["offline_dropped"] = m.offline_dropped;
+  stats["presence_relayed"] = m.presence_relayed;
+  stats["chatstates_relayed"] = m.chatstates_relayed;
+  stats["phone_decrypt_failures"] = m.phone_decrypt_failures;
+  stats["queues"] = json::object{{"message", q.messages},
+                                 {"receipt", q.receipts},
+                                 {"notification", q.notifications},
+                                 {"unacked", q.unacked}};
+}
+
+void AddMessagingRoutes(base::http::Router& r, World& world) {
+  r.Add(bhttp::verb::post, "/v1/phones/{phone}/messages",
+        [&world](Context& ctx) -> asio::awaitable<Response> {
+          Response err;
+          auto body = Body(ctx, &err);
+          if (!body) co_return err;
+          auto to = body->if_contains("to");
+          auto text = body->if_contains("text");
+          if (!to || !to->is_string()) {
+            co_return base::http::Problem(ctx.request, bhttp::status::unprocessable_entity,
+                                          "invalid_recipient",
+                                          "\"to\" (a phone number or user JID) is required");
+          }
+          if (!text || !text->is_string()) {
+            co_return base::http::Problem(ctx.request, bhttp::status::unprocessable_entity,
+                                          "invalid_text", "\"text\" (a string) is required");
+          }
+          auto sent = world.SendText(std::string(ctx.Param("phone")), std::string(to->as_string()),
+                                     std::string(text->as_string()));
+          if (!sent) co_return Problem(ctx, sent.error());
+          co_return Ok(ctx, bhttp::status::created, json::object{{"id", sent->id}, {"t", sent->t}});
+        });
+
+  r.Add(bhttp::verb::get, "/v1/phones/{phone}/messages",
+        [&world](Context& ctx) -> asio::awaitable<Response> {
+          std::int64_t since = 0;
+          if (auto text = QueryParam(ctx.query, "since")) {
+            auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), since);
+            if (ec != std::errc() || end != text->data() + text->size() || since < 0) {
+              co_return base::http::Problem(ctx.request, bhttp::status::unprocessable_entity,
+                                            "invalid_since",
+                                            "\"since\" must be a unix time in milliseconds");
+            }
+          }
+          auto inbox = world.Inbox(std::string(ctx.Param("phone")), since);
+          if (!inbox) co_return Problem(ctx, inbox.error());
+          json::array out;
+          for (const auto& e : *inbox) out.push_back(InboxJson(e));
+          co_return Ok(ctx, bhttp::status::ok, out);
+        });
+
+  r.Add(bhttp::verb::post, "/v1/phones/{phone}/read",
+        [&world](Context& ctx) -> asio::awaitable<Response> {
+          Response err;
+          auto body = Body(ctx, &err);
+          if (!body) co_return err;
+          auto ids = body->if_contains("ids");
+          std::vector<std::string> list;
+          bool valid = ids && ids->is_array();
+          if (valid) {
+            for (const auto& v : ids->as_array()) {
+              if (!v.is_string() || v.as_string().empty()) {
+                valid = false;
+                break;
+              }
+              list.emplace_back(v.as_string());
+            }
+          }
+          if (!valid) {
+            co_return base::http::Problem(ctx.request, bhttp::status::unprocessable_entity,
+                                          "invalid_ids",
+                                          "\"ids\" must be an array of message id strings");
+          }
+          auto read = world.MarkRead(std::string(ctx.Param("phone")), list);
+          if (!read) co_return Problem(ctx, read.error());
+          co_return Ok(ctx, bhttp::status::ok, json::object{{"receipts", *read}});
+        });
+
+  r.Add(bhttp::verb::get, "/v1/messages/{id}", [&world](Context& ctx) -> asio::awaitable<Response> {
+    const RoutedMessage* m = world.FindRouted(ctx.Param("id"));
+    if (!m) {
+      co_return base::http::Problem(ctx.request, bhttp::status::not_found, "message_not_found",
+                                    "no recently routed message has this id");
+    }
+    json::array deliveries;
+    for (const auto& d : m->deliveries) {
+      deliveries.push_back(json::object{{"device", d.device}, {"enc", d.enc}});
+    }
+    co_return Ok(ctx, bhttp::status::ok,
+                 json::object{{"id", m->id},
+                              {"from", m->from},
+                              {"to", m->to},
+                              {"t", m->t},
+                              {"deliveries", std::move(deliveries)}});
+  });
+}
+
+}  // namespace sim

@@ -1,0 +1,104 @@
+#include "sim/phone.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace sim {
+
+namespace {
+
+// Served prekeys whose pkmsg never came stay in the store (a late pkmsg may still name them);
+// beyond this many the oldest are forgotten.
+constexpr std::size_t kHandedOutLimit = 200;
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+PhoneClient::PhoneClient(const wa::crypto::KeyPair& identity)
+    : registration_id_(wa::signal::GenerateRegistrationId()),
+      store_(identity, registration_id_),
+      protocol_(store_),
+      signed_pre_key_(
+          wa::signal::GenerateSignedPreKey(identity, 1, static_cast<std::uint64_t>(NowMs()))) {
+  (void)store_.StoreSignedPreKey(signed_pre_key_);
+  Refill();
+}
+
+void PhoneClient::Refill() {
+  for (auto& key : wa::signal::GeneratePreKeys(next_pre_key_id_, kPreKeyBatch)) {
+    next_pre_key_id_ = wa::signal::NextPreKeyId(key.id);
+    uploaded_.push_back(key.id);
+    (void)store_.StorePreKey(key);
+  }
+}
+
+wa::signal::PreKeyBundle PhoneClient::TakeBundle() {
+  wa::signal::PreKeyBundle bundle;
+  bundle.registration_id = registration_id_;
+  bundle.device_id = 0;
+  bundle.signed_pre_key_id = signed_pre_key_.id;
+  bundle.signed_pre_key = signed_pre_key_.key_pair.public_key;
+  bundle.signed_pre_key_signature = signed_pre_key_.signature;
+  bundle.identity_key = store_.GetIdentityKeyPair()->public_key;
+  while (!uploaded_.empty()) {
+    std::uint32_t id = uploaded_.front();
+    uploaded_.pop_front();
+    auto key = store_.LoadPreKey(id);
+    if (!key || !*key) continue;  // already used
+    bundle.pre_key = wa::signal::PreKeyPublic{id, (*key)->key_pair.public_key};
+    handed_out_.push_back(id);
+    break;
+  }
+  while (handed_out_.size() > kHandedOutLimit) {
+    (void)store_.RemovePreKey(handed_out_.front());
+    handed_out_.pop_front();
+  }
+  if (uploaded_.size() < kLowPreKeys) Refill();
+  return bundle;
+}
+
+wa::signal::PreKey PhoneClient::FreshPreKey() {
+  auto keys = wa::signal::GeneratePreKeys(next_pre_key_id_, 1);
+  next_pre_key_id_ = wa::signal::NextPreKeyId(keys[0].id);
+  (void)store_.StorePreKey(keys[0]);
+  handed_out_.push_back(keys[0].id);
+  return keys[0];
+}
+
+void PhoneClient::AddInbox(InboxEntry entry) {
+  if (entry.received_ms == 0) entry.received_ms = NowMs();
+  inbox_.push_back(std::move(entry));
+  while (inbox_.size() > kInboxLimit) inbox_.pop_front();
+}
+
+const InboxEntry* PhoneClient::FindInbox(std::string_view id) const {
+  for (auto it = inbox_.rbegin(); it != inbox_.rend(); ++it) {
+    if (it->id == id) return &*it;
+  }
+  return nullptr;
+}
+
+void PhoneClient::RememberSent(SentMessage sent) {
+  sent_.push_back(std::move(sent));
+  while (sent_.size() > kSentLimit) sent_.pop_front();
+}
+
+const SentMessage* PhoneClient::FindSent(std::string_view id) const {
+  for (auto it = sent_.rbegin(); it != sent_.rend(); ++it) {
+    if (it->id == id) return &*it;
+  }
+  return nullptr;
+}
+
+int PhoneClient::NextRetryCount(const std::string& id) {
+  // Bounded like the inbox: a retry counter outlives its message by little.
+  if (retries_.size() > kInboxLimit) retries_.clear();
+  return ++retries_[id];
+}
+
+}  // namespace sim

@@ -1,0 +1,101 @@
+// The Signal side of a simulated phone (02-messaging.md §9.2): the account's primary device 0 as
+// a full Signal client. Its identity is the account identity key — the key that signs the
+// companions' ADV identities — and it holds a registration id, a signed prekey and one-time
+// prekeys in a wa::signal::MemoryStore, the sessions with every device it talked to, what it
+// received (the inbox the control API shows) and what it sent recently (for retry receipts).
+//
+// Network-free: the World routes what the phone sends and hands it what it receives
+// (world_phone.cc). Single-threaded like the rest of wasim. Memory stays small: prekeys are made
+// in batches of kPreKeyBatch, the inbox and the sent ring are bounded.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/bytes.h"
+#include "wa/crypto/crypto.h"
+#include "wa/signal/keys.h"
+#include "wa/signal/memory_store.h"
+#include "wa/signal/protocol.h"
+
+namespace sim {
+
+// One message the phone received and decrypted.
+struct InboxEntry {
+  std::string id;
+  std::string from;         // the sending user's PN JID (no device)
+  std::string from_device;  // the exact sending device JID
+  std::string chat;         // the chat: the sender for 1:1; the peer for copies of our own sends
+  bool from_me = false;     // a DeviceSentMessage copy of what one of our companions sent
+  std::string type;         // the stanza's type attribute: text, media, ...
+  std::string text;         // conversation or extendedTextMessage.text, else empty
+  std::string enc;          // "pkmsg" or "msg": how it travelled
+  std::int64_t t = 0;       // server timestamp, unix seconds
+  std::int64_t received_ms = 0;  // when the phone decrypted it, unix milliseconds
+};
+
+// A message the phone sent, kept for retry receipts (whatsmeow keeps 256, Baileys a cache).
+struct SentMessage {
+  std::string id;
+  std::string chat;     // destination user JID (PN)
+  base::Bytes message;  // the serialized wa::proto::Message
+  std::int64_t t = 0;
+};
+
+class PhoneClient {
+ public:
+  static constexpr std::size_t kPreKeyBatch = 50;  // whatsmeow's WantedPreKeyCount
+  static constexpr std::size_t kLowPreKeys = 5;    // MIN_PREKEY_COUNT
+  static constexpr std::size_t kInboxLimit = 1000;
+  static constexpr std::size_t kSentLimit = 256;
+  static constexpr int kMaxRetries = 5;
+
+  explicit PhoneClient(const wa::crypto::KeyPair& identity);
+  PhoneClient(const PhoneClient&) = delete;
+  PhoneClient& operator=(const PhoneClient&) = delete;
+
+  wa::signal::Protocol& protocol() { return protocol_; }
+  wa::signal::MemoryStore& store() { return store_; }
+  std::uint32_t registration_id() const { return registration_id_; }
+  const wa::signal::SignedPreKey& signed_pre_key() const { return signed_pre_key_; }
+
+  // The bundle the server hands out for device 0. Consumes one uploaded one-time prekey (none
+  // when the stock is empty) and tops the stock up when it runs low, as a phone does when the
+  // server tells it its count is low.
+  wa::signal::PreKeyBundle TakeBundle();
+  std::size_t uploaded_pre_keys() const { return uploaded_.size(); }
+  // A fresh one-time prekey kept only locally, for the <keys> of a retry receipt (§4.5).
+  wa::signal::PreKey FreshPreKey();
+
+  // Received messages, oldest first.
+  void AddInbox(InboxEntry entry);
+  const std::deque<InboxEntry>& inbox() const { return inbox_; }
+  const InboxEntry* FindInbox(std::string_view id) const;
+
+  // Sent messages, for re-encryption on retry receipts.
+  void RememberSent(SentMessage sent);
+  const SentMessage* FindSent(std::string_view id) const;
+
+  // Retry receipts this phone sent per message id (it stops at kMaxRetries).
+  int NextRetryCount(const std::string& id);
+
+ private:
+  void Refill();
+
+  std::uint32_t registration_id_;
+  wa::signal::MemoryStore store_;
+  wa::signal::Protocol protocol_;
+  wa::signal::SignedPreKey signed_pre_key_;
+  std::uint32_t next_pre_key_id_ = 1;
+  std::deque<std::uint32_t> uploaded_;    // ids the server may still hand out, oldest first
+  std::deque<std::uint32_t> handed_out_;  // served but not (yet) used by a pkmsg
+  std::deque<InboxEntry> inbox_;
+  std::deque<SentMessage> sent_;
+  std::map<std::string, int> retries_;
+};
+
+}  // namespace sim
