@@ -8,7 +8,7 @@ endif()
 
 function(wa_apply_flags target)
   target_compile_options(${target} PRIVATE ${WA_WARNINGS})
-  target_compile_definitions(${target} PUBLIC BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+  target_compile_definitions(${target} PUBLIC BOOST_ASIO_NO_DEPRECATED)
 endfunction()
 
 function(_wa_glob out dir pattern)
