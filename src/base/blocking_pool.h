@@ -23,11 +23,13 @@ class BlockingPool {
 
   template <class F>
   boost::asio::awaitable<std::invoke_result_t<F>> Run(F fn) {
-    using R = std::invoke_result_t<F>;
-    co_return co_await boost::asio::co_spawn(
-        pool_.get_executor(),
-        [fn = std::move(fn)]() mutable -> boost::asio::awaitable<R> { co_return fn(); },
-        boost::asio::use_awaitable);
+    // The closure becomes a parameter of the coroutine Invoke, which its frame owns; a capturing
+    // lambda coroutine would only reference a closure that co_spawn destroys early.
+    // Caller beware (g++ 12, GCC PR 101367): do not write the lambda as a temporary inside the
+    // co_await expression (`co_await pool.Run([s] {...})`) when its captures have destructors;
+    // g++ destroys such temporaries twice. Name it first: `auto work = [s] {...};`.
+    return boost::asio::co_spawn(pool_.get_executor(), Invoke<F>(std::move(fn)),
+                                 boost::asio::use_awaitable);
   }
 
   // Waits for queued work to finish, then joins the threads. Idempotent.
@@ -38,6 +40,11 @@ class BlockingPool {
   boost::asio::thread_pool::executor_type executor() { return pool_.get_executor(); }
 
  private:
+  template <class F>
+  static boost::asio::awaitable<std::invoke_result_t<F>> Invoke(F fn) {
+    co_return fn();
+  }
+
   boost::asio::thread_pool pool_;
 };
 

@@ -73,5 +73,21 @@ TEST(BlockingPool, RunsOffTheCallerThreadAndResumesOnIt) {
   EXPECT_EQ(caller, resumed);
 }
 
+TEST(BlockingPool, OwnsWhatTheWorkCaptures) {
+  // A by-value capture must live until the work has run (ASan catches a dangling closure).
+  asio::io_context ioc;
+  BlockingPool pool(1);
+  std::string result;
+  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
+    std::string text(64, 'x');
+    // Named, not a temporary inside the co_await expression: g++ 12 destroys such temporaries
+    // twice (GCC PR 101367).
+    auto work = [text]() { return text + "!"; };
+    result = co_await pool.Run(std::move(work));
+  }, asio::detached);
+  ioc.run();
+  EXPECT_EQ(result, std::string(64, 'x') + "!");
+}
+
 }  // namespace
 }  // namespace base
