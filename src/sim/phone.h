@@ -63,9 +63,9 @@ class PhoneClient {
   std::uint32_t registration_id() const { return registration_id_; }
   const wa::signal::SignedPreKey& signed_pre_key() const { return signed_pre_key_; }
 
-  // The bundle the server hands out for device 0. Consumes one uploaded one-time prekey (none
-  // when the stock is empty) and tops the stock up when it runs low, as a phone does when the
-  // server tells it its count is low.
+  // The bundle the server hands out for device 0. Consumes one uploaded one-time prekey, topping
+  // the stock up first when it runs low (as a phone does when the server says its count is low;
+  // the first call makes the first batch).
   wa::signal::PreKeyBundle TakeBundle();
   std::size_t uploaded_pre_keys() const { return uploaded_.size(); }
   // A fresh one-time prekey kept only locally, for the <keys> of a retry receipt (§4.5).

@@ -52,10 +52,10 @@ class WasimMessaging : public ::testing::Test {
 };
 
 TEST_F(WasimMessaging, PhonesExchangeEncryptedTextPkmsgFirstThenMsg) {
-  auto bob_keys = world_.phone_client(kBob)->uploaded_pre_keys();
+  EXPECT_EQ(world_.phone_client(kBob)->uploaded_pre_keys(), 0u);  // made on first demand
   auto first = Send(kAlice, kBob, "hello Bob");
-  // One of Bob's uploaded one-time prekeys went into Alice's session.
-  EXPECT_EQ(world_.phone_client(kBob)->uploaded_pre_keys(), bob_keys - 1);
+  // One of Bob's one-time prekeys went into Alice's session.
+  EXPECT_EQ(world_.phone_client(kBob)->uploaded_pre_keys(), PhoneClient::kPreKeyBatch - 1);
   auto reply = Send(kBob, kAlice, "hi Alice");
   auto second = Send(kAlice, "15550002222@s.whatsapp.net", "how are you?");
 
