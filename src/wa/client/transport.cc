@@ -8,9 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 #include <vector>
@@ -20,6 +18,7 @@
 #include "wa/binary/encoder.h"
 #include "wa/client/errors.h"
 #include "wa/client/proxy.h"
+#include "wa/client/tls_stream.h"
 #include "wa/noise/frame.h"
 #include "wa/noise/handshake.h"
 
@@ -34,7 +33,8 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 using PlainWs = websocket::stream<tcp::socket>;
-using TlsWs = websocket::stream<beast::ssl_stream<tcp::socket>>;
+// TLS through our own lean stream (tls_stream.h), not asio::ssl::stream: see there why.
+using TlsWs = websocket::stream<TlsStream>;
 
 // Runs `fn` on the strand when `after` has passed, unless destroyed first. The timer's handler
 // holds the state, so a late handler after destruction finds fn cleared and does nothing.
@@ -364,14 +364,8 @@ class NetworkConnector final : public Connector {
     auto& ws = channel->ws();
     if constexpr (kTls) {
       auto& tls = ws.next_layer();
-      boost::system::error_code aec;
-      asio::ip::make_address(endpoint_.host, aec);
-      // SNI carries names only, never IP literals (RFC 6066 §3).
-      if (aec && !SSL_set_tlsext_host_name(tls.native_handle(), endpoint_.host.c_str())) {
-        co_return fail(MakeError(Errc::kTlsSetup));
-      }
-      tls.set_verify_callback(asio::ssl::host_name_verification(endpoint_.host), ignored);
-      auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::client, kTuple);
+      if (!tls.SetHost(endpoint_.host)) co_return fail(MakeError(Errc::kTlsSetup));
+      auto hec = co_await tls.Handshake();
       if (hec) co_return fail(hec);
     }
 
