@@ -15,6 +15,8 @@
 
 #include <malloc.h>
 
+#include <unistd.h>
+
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
@@ -502,6 +504,27 @@ TEST_F(WasimTest, RefusesAServerSignedByAnotherRoot) {
   ASSERT_TRUE(tls_end);
   EXPECT_EQ(tls_end->reason, client::DisconnectReason::kNetworkError);
   thread_.Await(c2->Stop());
+
+  // A trusted certificate for another name (wasim's names localhost, 127.0.0.1 and ::1): reach
+  // it through this machine's host name when that resolves to the loopback address.
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  asio::io_context ioc;
+  boost::system::error_code ec;
+  auto resolved = asio::ip::tcp::resolver(ioc).resolve(name, "0", ec);
+  bool loopback = !ec && !resolved.empty() &&
+                  resolved.begin()->endpoint().address() == asio::ip::make_address("127.0.0.1");
+  if (!loopback || std::string(name) == "localhost") return;
+  auto other_name = MakeConfig();
+  other_name.url.replace(other_name.url.find("localhost"), 9, name);
+  Recorder name_events;
+  auto c3 = MakeClient(device, name_events, other_name);
+  c3->Start();
+  auto name_end = name_events.Wait<client::Disconnected>();
+  ASSERT_TRUE(name_end);
+  EXPECT_EQ(name_end->reason, client::DisconnectReason::kNetworkError) << other_name.url;
+  EXPECT_EQ(name_events.Count<client::Qr>(), 0u);
+  thread_.Await(c3->Stop());
 }
 
 std::size_t RssKb() {
