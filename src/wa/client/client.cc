@@ -234,6 +234,24 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     return c->channel->Send(node);
   }
 
+  // A new signed prekey (id + 1): kept in the Signal store next to the old one (late pkmsgs
+  // still name it), sent to the server, and recorded in the credentials once the server took it.
+  asio::awaitable<base::Result<void>> DoRotateSignedPreKey() {
+    auto c = current_;
+    if (!c || !c->logged_in || c->end || !creds_) co_return MakeError(Errc::kNotConnected);
+    std::uint32_t id = creds_->signed_pre_key.id % signal::kMaxWireKeyId + 1;
+    signal::SignedPreKey key = signal::GenerateSignedPreKey(
+        creds_->identity_key, id, static_cast<std::uint64_t>(NowUnixMs()));
+    if (auto stored = signal_.StoreSignedPreKey(key); !stored) co_return stored.error();
+    auto r = co_await SendIqOn(c, stanzas::RotateSignedPreKey(key), config_.timeouts.iq);
+    if (!r) co_return r.error().ToErrorCode();
+    Credentials updated = *creds_;
+    updated.signed_pre_key = key;
+    if (auto saved = devices_.Save(updated); !saved) co_return saved.error();
+    creds_ = std::move(updated);
+    co_return base::Result<void>{};
+  }
+
   void DropConnection() {
     if (auto c = current_; c && c->channel) c->channel->Abort(MakeError(Errc::kDisconnected));
   }
@@ -790,6 +808,16 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     if (c->closing || c->end) co_return;
     auto active = co_await self->SendIqOn(c, stanzas::Passive(true), self->config_.timeouts.iq);
     if (!active) spdlog::warn("{}: passive/active iq failed: {}", self->name_, active.error().Describe());
+    if (self->config_.prekeys.check_digest && !c->closing && !c->end) {
+      auto digest = co_await self->SendIqOn(c, stanzas::Digest(), self->config_.timeouts.iq);
+      if (digest && !digest->Child("digest")) {
+        // The server does not know our key bundle: upload again (Baileys).
+        spdlog::warn("{}: the server has no key-bundle digest; uploading prekeys", self->name_);
+        co_await self->UploadPreKeys(c, self->config_.prekeys.top_up);
+      } else if (!digest) {
+        spdlog::warn("{}: digest iq failed: {}", self->name_, digest.error().Describe());
+      }
+    }
     // Connected means caught up: wait for the end of the offline backlog.
     auto until = Clock::now() + self->config_.timeouts.offline_backlog;
     while (!c->offline_seen && Clock::now() < until) {
@@ -1036,6 +1064,10 @@ asio::awaitable<base::Result<void>> SendNodeOnStrand(std::shared_ptr<Client::Imp
   co_return impl->DoSendNode(node);
 }
 
+asio::awaitable<base::Result<void>> RotateOn(std::shared_ptr<Client::Impl> impl) {
+  co_return co_await impl->DoRotateSignedPreKey();
+}
+
 asio::awaitable<std::optional<Credentials>> CredentialsOn(std::shared_ptr<Client::Impl> impl) {
   co_return impl->credentials();
 }
@@ -1060,6 +1092,10 @@ asio::awaitable<base::Result<Node, IqError>> Client::SendIq(Node iq,
   milliseconds t = timeout.value_or(impl_->config().timeouts.iq);
   co_return co_await asio::co_spawn(impl_->ex_, SendIqOnStrand(impl_, std::move(iq), t),
                                     asio::use_awaitable);
+}
+
+asio::awaitable<base::Result<void>> Client::RotateSignedPreKey() {
+  co_return co_await asio::co_spawn(impl_->ex_, RotateOn(impl_), asio::use_awaitable);
 }
 
 asio::awaitable<base::Result<void>> Client::SendNode(Node node) {

@@ -88,6 +88,11 @@ class Client {
   // a PairingCode event) once the server accepted the request.
   boost::asio::awaitable<base::Result<std::string>> RequestPairingCode(std::string phone);
 
+  // Replaces the signed prekey (02-messaging.md §1.5): id + 1, uploaded with <rotate>, saved in
+  // the credentials once the server accepted it; the old one stays in the Signal store. Neither
+  // reference rotates on a timer, so the owner decides when (kNotConnected when not logged in).
+  boost::asio::awaitable<base::Result<void>> RotateSignedPreKey();
+
   // Sends an iq (its `id` is filled in when empty) and waits for the answer with that id:
   // type="result" -> the node; type="error" -> IqError{kServer, code, text}.
   boost::asio::awaitable<base::Result<binary::Node, IqError>> SendIq(

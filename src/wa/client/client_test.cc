@@ -214,6 +214,9 @@ class ClientTest : public ::testing::Test {
     auto passive = co_await NextSent(ch, IqWith("passive", "active"));
     CO_ASSERT(passive);
     ch.Push(ResultFor(*passive));
+    auto digest = co_await NextSent(ch, IqWith("encrypt", "digest"));
+    CO_ASSERT(digest);
+    ch.Push(ResultFor(*digest, {Node("digest")}));
     ch.Push(Node("ib", {{"from", Jid::Server()}}, Node::Children{Node("offline", {{"count", "0"}})}));
     CO_ASSERT(co_await WaitEvent<Connected>(connected_before + 1));
   }
@@ -227,6 +230,9 @@ class ClientTest : public ::testing::Test {
   }
   asio::awaitable<void> LogoutInto(std::optional<base::Result<void>>* out) {
     *out = co_await client_->Logout();
+  }
+  asio::awaitable<void> RotateInto(std::optional<base::Result<void>>* out) {
+    *out = co_await client_->RotateSignedPreKey();
   }
   void Spawn(asio::awaitable<void> task) { asio::co_spawn(ioc_, std::move(task), asio::detached); }
 
@@ -346,10 +352,19 @@ TEST_F(ClientTest, LinksByQrThenLogsInAndUploadsPreKeys) {
     CO_ASSERT(passive);
     EXPECT_TRUE(EventsOf<Connected>().empty());  // not before the offline backlog
     login_ch->Push(ResultFor(*passive));
+    // The server does not know our bundle: another upload follows, with new ids.
+    auto digest = co_await NextSent(*login_ch, IqWith("encrypt", "digest"));
+    CO_ASSERT(digest);
+    login_ch->Push(ResultFor(*digest));
+    auto reupload = co_await NextSent(*login_ch, IqWith("encrypt", "registration"));
+    CO_ASSERT(reupload);
+    EXPECT_EQ(base::ToHex(*reupload->Child("list")->children()[0].Child("id")->bytes()), "00032d");
+    login_ch->Push(ResultFor(*reupload));
     login_ch->Push(Node("ib", {}, Node::Children{Node("offline", {{"count", "3"}})}));
     CO_ASSERT(co_await WaitEvent<Connected>());
     EXPECT_EQ(EventsOf<OfflineSyncCompleted>()[0].count, 3);
-    EXPECT_EQ(Stored()->first_unuploaded_pre_key_id, 813u);
+    CO_ASSERT(co_await WaitFor([&] { return Stored()->first_unuploaded_pre_key_id == 863; }));
+    EXPECT_EQ(signal_->pre_key_count(), 862u);
     EXPECT_EQ(client_->state(), State::kConnected);
   });
   auto last = EventsOf<Disconnected>().back();
@@ -798,6 +813,35 @@ TEST_F(ClientTest, LogoutWipesEvenWithoutConfirmation) {
   EXPECT_TRUE(devices_->empty());
   EXPECT_EQ(EventsOf<LoggedOut>().size(), 1u);
   EXPECT_EQ(connector_->requests.size(), 1u);  // no reconnect
+}
+
+TEST_F(ClientTest, RotatesTheSignedPreKey) {
+  UsePairedCredentials();
+  MakeClient();
+  Run([&]() -> asio::awaitable<void> {
+    client_->Start();
+    auto ch = co_await ChannelAt(0);
+    CO_ASSERT(ch);
+    co_await ServeLogin(*ch, 40, false);
+    std::optional<base::Result<void>> done;
+    Spawn(RotateInto(&done));
+    auto rotate = co_await NextSent(*ch, IqWith("encrypt", "rotate"));
+    CO_ASSERT(rotate);
+    const Node* skey = rotate->children()[0].Child("skey");
+    CO_ASSERT(skey);
+    EXPECT_EQ(base::ToHex(*skey->Child("id")->bytes()), "000002");
+    // Stored before it is announced; the credentials follow once the server took it.
+    EXPECT_TRUE(*signal_->ContainsSignedPreKey(2));
+    EXPECT_EQ(Stored()->signed_pre_key.id, 1u);
+    ch->Push(ResultFor(*rotate));
+    CO_ASSERT(co_await WaitFor([&] { return done.has_value(); }));
+    EXPECT_TRUE(*done);
+    EXPECT_EQ(Stored()->signed_pre_key.id, 2u);
+    EXPECT_TRUE(signal::VerifySignedPreKey(creds_.identity_key.public_key,
+                                           Stored()->signed_pre_key.key_pair.public_key,
+                                           Stored()->signed_pre_key.signature));
+    EXPECT_TRUE(*signal_->ContainsSignedPreKey(1));  // the old one stays for late pkmsgs
+  });
 }
 
 TEST_F(ClientTest, StoresRoutingInfoAndSendsItNextTime) {

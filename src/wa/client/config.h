@@ -113,6 +113,9 @@ struct PreKeyPolicy {
   std::uint32_t initial_upload = 812;  // first upload (server count 0), both references
   std::uint32_t min_on_server = 5;     // upload when the server holds fewer (whatsmeow)
   std::uint32_t top_up = 50;           // later uploads (whatsmeow WantedPreKeyCount)
+  // After login, ask the server for its key-bundle digest and re-upload when it has none
+  // (Baileys digestKeyBundle; whatsmeow does not). One extra round trip per login.
+  bool check_digest = true;
 };
 
 struct Config {

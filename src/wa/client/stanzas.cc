@@ -18,6 +18,12 @@ Node KeyIdNode(std::uint32_t id) {
   return Node("id", {}, std::move(bytes));
 }
 
+Node SignedPreKeyNode(const signal::SignedPreKey& key) {
+  return Node("skey", {},
+              Node::Children{KeyIdNode(key.id), BytesNode("value", key.key_pair.public_key),
+                             BytesNode("signature", key.signature)});
+}
+
 }  // namespace
 
 Node IqResult(std::string_view id) {
@@ -51,11 +57,17 @@ Node PreKeyUpload(std::uint32_t registration_id, const crypto::Key32& identity,
           BytesNode("registration", regid),
           Node("type", {}, base::Bytes{signal::kKeyType}),
           BytesNode("identity", identity),
-          Node("list", {}, std::move(list)),
-          Node("skey", {},
-               Node::Children{KeyIdNode(signed_pre_key.id),
-                              BytesNode("value", signed_pre_key.key_pair.public_key),
-                              BytesNode("signature", signed_pre_key.signature)})});
+          Node("list", {}, std::move(list)), SignedPreKeyNode(signed_pre_key)});
+}
+
+Node Digest() {
+  return Node("iq", {{"to", kServer}, {"type", "get"}, {"xmlns", "encrypt"}, {"id", ""}},
+              Node::Children{Node("digest")});
+}
+
+Node RotateSignedPreKey(const signal::SignedPreKey& signed_pre_key) {
+  return Node("iq", {{"to", kServer}, {"type", "set"}, {"xmlns", "encrypt"}, {"id", ""}},
+              Node::Children{Node("rotate", {}, Node::Children{SignedPreKeyNode(signed_pre_key)})});
 }
 
 Node Passive(bool active) {

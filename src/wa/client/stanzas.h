@@ -29,6 +29,10 @@ Node PreKeyCount();
 // <iq xmlns="encrypt" type="set" to id><registration/><type/><identity/><list>…</list><skey/></iq>
 Node PreKeyUpload(std::uint32_t registration_id, const crypto::Key32& identity,
                   std::span<const signal::PreKey> pre_keys, const signal::SignedPreKey& signed_pre_key);
+// <iq to type="get" xmlns="encrypt"><digest/></iq> (02-messaging.md §1.4)
+Node Digest();
+// <iq to type="set" xmlns="encrypt"><rotate><skey>…</skey></rotate></iq> (§1.5)
+Node RotateSignedPreKey(const signal::SignedPreKey& signed_pre_key);
 // <iq to xmlns="passive" type="set" id><active/></iq> (or <passive/>)
 Node Passive(bool active);
 // <iq id to type="get" xmlns="w:p"><ping/></iq>
