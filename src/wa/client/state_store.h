@@ -1,0 +1,67 @@
+// The asynchronous side of a linked device's stored state (docs/design/storage.md). The client
+// reads and writes its credentials and Signal keys through the synchronous DeviceStore and
+// wa::signal::Store this object hands out; an implementation backed by a database serves those
+// calls from a per-session write-back cache, and these two coroutines move data between that
+// cache and the database off the network thread:
+//
+// - Prefetch(request) before a step that will touch known records (the recipient's devices when
+//   sending; the sender's address and a pkmsg's prekey id when receiving), so the synchronous
+//   calls hit memory. A record that was not prefetched still works (the implementation reads it
+//   through, synchronously, and counts it), so a missing prefetch costs latency, not correctness.
+// - Commit() after a step and before acknowledging the stanza that caused it: when it returns
+//   success every write made through the synchronous interfaces before the call is durable.
+//   Writes are NOT durable before that, whatever the synchronous calls returned; a crash loses
+//   exactly the uncommitted ones. DeviceStore::Wipe() is a write like the others.
+//
+// Threading: everything, including the synchronous stores, is used from the owner's strand only.
+// The object must outlive any Prefetch or Commit in progress. Neither coroutine is abandoned
+// half-way when the awaiting coroutine is cancelled: a Commit that started completes, so a
+// ratchet step and its commit are never split by cancellation (STYLE.md).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "wa/client/store.h"
+#include "wa/signal/address.h"
+#include "wa/signal/store.h"
+
+namespace wa::client {
+
+// One sender key: the member `sender` of group `group_id`.
+struct SenderKeyId {
+  std::string group_id;
+  signal::Address sender;
+};
+
+// What the next synchronous step will read. Each list may be empty.
+struct PrefetchRequest {
+  std::vector<signal::Address> addresses;  // sessions and peer identities of these devices
+  std::vector<std::uint32_t> pre_key_ids;  // one-time prekeys (a pkmsg names at most one)
+  std::vector<SenderKeyId> sender_keys;
+  // Names whose device list ListSessionDevices / DeleteAllSessions will need.
+  std::vector<std::string> session_names;
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  // The synchronous views; both live as long as this object.
+  virtual signal::Store& signal_store() = 0;
+  virtual DeviceStore& device_store() = 0;
+
+  // Loads what `request` names and the cache lacks. `request` must stay valid until the
+  // awaitable completes (callers pass a local and await at once). An error means the records
+  // stay unloaded; the synchronous calls then read them through.
+  virtual boost::asio::awaitable<base::Result<void>> Prefetch(const PrefetchRequest& request) = 0;
+  // Makes every write made so far durable (see above). Failure leaves those writes pending: a
+  // later Commit retries them.
+  virtual boost::asio::awaitable<base::Result<void>> Commit() = 0;
+};
+
+}  // namespace wa::client
