@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
@@ -27,14 +28,78 @@ void AppendNumber(std::string& out, unsigned value) {
   out.append(buf, ptr);
 }
 
+// Packed strings are decoded a byte (two characters) at a time from tables: what each byte
+// reads as, and for NIBBLE_8 whether it may stand in the middle (no flag), only last in an odd
+// length (kPadLow: low nibble 15, dropped), or nowhere (kBad: nibble 12..14, or 15 high).
+constexpr std::uint8_t kBad = 1;
+constexpr std::uint8_t kPadLow = 2;
+
+struct PackedTables {
+  char nibble[256][2];
+  char hex[256][2];
+  std::uint8_t nibble_flags[256];
+};
+
+constexpr PackedTables MakePackedTables() {
+  constexpr char kNibbleChars[17] = "0123456789-.????";
+  constexpr char kHexChars[17] = "0123456789ABCDEF";
+  PackedTables t{};
+  for (int b = 0; b < 256; ++b) {
+    int hi = b >> 4;
+    int lo = b & 0x0F;
+    t.nibble[b][0] = kNibbleChars[hi];
+    t.nibble[b][1] = kNibbleChars[lo];
+    t.hex[b][0] = kHexChars[hi];
+    t.hex[b][1] = kHexChars[lo];
+    std::uint8_t flags = 0;
+    if (hi > 11 || (lo > 11 && lo < 15)) flags |= kBad;
+    if (lo == 15) flags |= kPadLow;
+    t.nibble_flags[b] = flags;
+  }
+  return t;
+}
+
+constexpr PackedTables kPacked = MakePackedTables();
+
+}  // namespace
+
+// The decoder sets a Value's text and facts directly: no temporary string, no move.
+namespace detail {
+struct ValueAccess {
+  // `v` is freshly constructed (empty).
+  static void SetText(Value& v, std::string_view text) {
+    if (text.size() <= Value::kInlineCapacity) {
+      if (!text.empty()) std::memcpy(v.inline_, text.data(), text.size());
+      v.size_ = static_cast<std::uint32_t>(text.size());
+    } else {
+      v.SetText(text);
+    }
+  }
+  static void MarkRaw(Value& v) { v.kind_ = Value::Kind::kRaw; }
+  static void MarkJid(Value& v, const Value::JidParts& parts) { v.SetJidParts(parts); }
+};
+}  // namespace detail
+
+namespace {
+
+// One pass over the input with a cursor. Every read checks the bytes it needs once, against
+// end_; every declared length or count is checked against what remains before anything is
+// allocated for it. Errors are cold paths that record the code and the offset.
 class Reader {
  public:
-  Reader(base::ByteView data, std::size_t base, bool inflated, const DecodeOptions& options)
-      : data_(data.data()), size_(data.size()), base_(base), inflated_(inflated), options_(options) {}
+  Reader(base::ByteView data, std::size_t base, bool inflated, const DecodeOptions& options,
+         std::string& scratch)
+      : begin_(data.data()),
+        p_(data.data()),
+        end_(data.data() + data.size()),
+        base_(base),
+        inflated_(inflated),
+        options_(options),
+        scratch_(scratch) {}
 
   bool ReadRoot(Node& node) {
     if (!ReadNode(node, 1)) return false;
-    if (pos_ != size_ && !options_.allow_trailing_bytes) return Fail(DecodeErrc::kTrailingBytes, pos_);
+    if (p_ != end_ && !options_.allow_trailing_bytes) return Fail(DecodeErrc::kTrailingBytes, p_);
     return true;
   }
 
@@ -48,87 +113,100 @@ class Reader {
     Value::JidParts parts{};
   };
 
-  bool Fail(DecodeErrc code, std::size_t at) {
-    error_ = DecodeError{code, base_ + at, inflated_};
+  [[gnu::cold, gnu::noinline]] bool Fail(DecodeErrc code, const std::uint8_t* at) {
+    error_ = DecodeError{code, base_ + static_cast<std::size_t>(at - begin_), inflated_};
     return false;
   }
 
-  std::size_t Remaining() const { return size_ - pos_; }
+  std::size_t Remaining() const { return static_cast<std::size_t>(end_ - p_); }
 
   bool ReadByte(std::uint8_t& b) {
-    if (pos_ >= size_) return Fail(DecodeErrc::kTruncated, pos_);
-    b = data_[pos_++];
+    if (p_ == end_) [[unlikely]] return Fail(DecodeErrc::kTruncated, p_);
+    b = *p_++;
     return true;
   }
 
-  bool ReadUint(std::size_t n, std::size_t& out) {
-    if (Remaining() < n) return Fail(DecodeErrc::kTruncated, pos_);
+  // A big-endian unsigned integer of N bytes.
+  template <std::size_t N>
+  bool ReadUint(std::size_t& out) {
+    if (Remaining() < N) [[unlikely]] return Fail(DecodeErrc::kTruncated, p_);
     std::size_t v = 0;
-    for (std::size_t i = 0; i < n; ++i) v = v << 8 | data_[pos_ + i];
-    pos_ += n;
+    for (std::size_t i = 0; i < N; ++i) v = v << 8 | p_[i];
+    p_ += N;
     out = v;
     return true;
   }
 
-  bool ReadListSize(std::uint8_t tag, std::size_t tag_pos, std::size_t& n) {
+  bool ReadListSize(std::uint8_t tag, const std::uint8_t* tag_at, std::size_t& n) {
     switch (tag) {
       case kListEmpty: n = 0; return true;
-      case kList8: return ReadUint(1, n);
-      case kList16: return ReadUint(2, n);
-      default: return Fail(DecodeErrc::kNotAList, tag_pos);
+      case kList8: return ReadUint<1>(n);
+      case kList16: return ReadUint<2>(n);
+      default: return Fail(DecodeErrc::kNotAList, tag_at);
     }
   }
 
   // The length of a BINARY_8/20/32 item, checked against the remaining input.
-  bool ReadBinaryLength(std::uint8_t tag, std::size_t tag_pos, std::size_t& n) {
-    bool ok = tag == kBinary8 ? ReadUint(1, n) : tag == kBinary20 ? ReadUint(3, n) : ReadUint(4, n);
+  bool ReadBinaryLength(std::uint8_t tag, const std::uint8_t* tag_at, std::size_t& n) {
+    bool ok = tag == kBinary8 ? ReadUint<1>(n) : tag == kBinary20 ? ReadUint<3>(n) : ReadUint<4>(n);
     if (!ok) return false;
     if (tag == kBinary20) n &= 0xFFFFF;  // the top 4 bits of the 3 bytes are not part of the length
-    if (n > Remaining()) return Fail(DecodeErrc::kLengthExceedsInput, tag_pos);
+    if (n > Remaining()) [[unlikely]] return Fail(DecodeErrc::kLengthExceedsInput, tag_at);
     return true;
   }
 
-  bool ReadPacked(std::uint8_t tag, std::size_t tag_pos, std::string& dst) {
+  // A NIBBLE_8 or HEX_8 string after its tag byte, rendered into packed_.
+  bool ReadPacked(std::uint8_t tag, const std::uint8_t* tag_at, std::string_view& out) {
     std::uint8_t header = 0;
     if (!ReadByte(header)) return false;
-    std::size_t n = header & 0x7F;
-    bool odd = (header & 0x80) != 0;
-    if (n == 0 || 2 * n - (odd ? 1 : 0) > kPackedMax) return Fail(DecodeErrc::kBadPacked, tag_pos);
-    if (n > Remaining()) return Fail(DecodeErrc::kLengthExceedsInput, tag_pos);
-    static constexpr char kNibbles[16] = {'0', '1', '2', '3', '4', '5', '6', '7',
-                                          '8', '9', '-', '.', 0,   0,   0,   0};
-    static constexpr char kHex[16] = {'0', '1', '2', '3', '4', '5', '6', '7',
-                                      '8', '9', 'A', 'B', 'C', 'D', 'E', 'F'};
-    std::size_t start = dst.size();
-    dst.resize(start + 2 * n);
-    char* out = dst.data() + start;
-    for (std::size_t i = 0; i < n; ++i) {
-      std::uint8_t b = data_[pos_ + i];
-      std::uint8_t hi = b >> 4;
-      std::uint8_t lo = b & 0x0F;
-      if (tag == kHex8) {
-        out[2 * i] = kHex[hi];
-        out[2 * i + 1] = kHex[lo];
-        continue;
-      }
+    const std::size_t n = header & 0x7F;
+    const bool odd = (header & 0x80) != 0;
+    if (n == 0 || 2 * n - (odd ? 1 : 0) > kPackedMax) [[unlikely]] return Fail(DecodeErrc::kBadPacked, tag_at);
+    if (n > Remaining()) [[unlikely]] return Fail(DecodeErrc::kLengthExceedsInput, tag_at);
+    const std::uint8_t* in = p_;
+    if (tag == kHex8) {
+      for (std::size_t i = 0; i < n; ++i) std::memcpy(packed_ + 2 * i, kPacked.hex[in[i]], 2);
+    } else {
       // 12..14 are never valid; 15 (pad) only as the dropped last nibble of an odd length.
-      bool pad_allowed = odd && i + 1 == n;
-      if (hi > 11 || (lo > 11 && !(lo == 15 && pad_allowed))) {
-        return Fail(DecodeErrc::kBadNibble, pos_ + i);
+      const std::size_t full = odd ? n - 1 : n;
+      std::uint8_t flags = 0;
+      for (std::size_t i = 0; i < full; ++i) {
+        flags |= kPacked.nibble_flags[in[i]];
+        std::memcpy(packed_ + 2 * i, kPacked.nibble[in[i]], 2);
       }
-      out[2 * i] = kNibbles[hi];
-      out[2 * i + 1] = kNibbles[lo];
+      if (odd) {
+        flags |= kPacked.nibble_flags[in[full]] & kBad;
+        std::memcpy(packed_ + 2 * full, kPacked.nibble[in[full]], 2);
+      }
+      if (flags != 0) [[unlikely]] {
+        std::size_t i = 0;
+        while (i < full && kPacked.nibble_flags[in[i]] == 0) ++i;
+        return Fail(DecodeErrc::kBadNibble, in + i);
+      }
     }
-    pos_ += n;
-    if (odd) dst.pop_back();
+    p_ += n;
+    out = std::string_view(packed_, 2 * n - (odd ? 1 : 0));
+    return true;
+  }
+
+  // The index byte after DICTIONARY_0..3.
+  bool ReadDoubleByteToken(std::uint8_t tag, std::string_view& out) {
+    const std::uint8_t* index_at = p_;
+    std::uint8_t index = 0;
+    if (!ReadByte(index)) return false;
+    std::size_t dict = tag - kDictionary0;
+    bool in_range = dict < tokens::kDoubleByteDicts;
+    if constexpr (tokens::kDoubleByteSize < 256) in_range = in_range && index < tokens::kDoubleByteSize;
+    if (!in_range) return Fail(DecodeErrc::kInvalidToken, index_at);
+    out = tokens::kDoubleByte[dict][index];
     return true;
   }
 
   // Reads the item after a tag byte that has been read, and appends its text to `dst` (the text
   // Baileys shows; JIDs rendered). `jid_depth` counts JIDs inside JIDs.
-  bool AppendString(std::uint8_t tag, std::size_t tag_pos, int jid_depth, std::string& dst,
+  bool AppendString(std::uint8_t tag, const std::uint8_t* tag_at, int jid_depth, std::string& dst,
                     StringInfo* info) {
-    if (tag >= 1 && tag < tokens::kSingleByteCount) {
+    if (tag >= 1 && tag < tokens::kSingleByteCount) [[likely]] {
       dst += tokens::kSingleByte[tag];
       return true;
     }
@@ -139,40 +217,39 @@ class Reader {
       case kDictionary0 + 1:
       case kDictionary0 + 2:
       case kDictionary3: {
-        std::size_t index_pos = pos_;
-        std::uint8_t index = 0;
-        if (!ReadByte(index)) return false;
-        std::size_t dict = tag - kDictionary0;
-        bool in_range = dict < tokens::kDoubleByteDicts;
-        if constexpr (tokens::kDoubleByteSize < 256) in_range = in_range && index < tokens::kDoubleByteSize;
-        if (!in_range) return Fail(DecodeErrc::kInvalidToken, index_pos);
-        dst += tokens::kDoubleByte[dict][index];
+        std::string_view token;
+        if (!ReadDoubleByteToken(tag, token)) return false;
+        dst += token;
         return true;
       }
       case kBinary8:
       case kBinary20:
       case kBinary32: {
         std::size_t n = 0;
-        if (!ReadBinaryLength(tag, tag_pos, n)) return false;
-        dst.append(reinterpret_cast<const char*>(data_ + pos_), n);
-        pos_ += n;
+        if (!ReadBinaryLength(tag, tag_at, n)) return false;
+        dst.append(reinterpret_cast<const char*>(p_), n);
+        p_ += n;
         if (info) info->raw = true;
         return true;
       }
       case kNibble8:
-      case kHex8:
-        return ReadPacked(tag, tag_pos, dst);
+      case kHex8: {
+        std::string_view text;
+        if (!ReadPacked(tag, tag_at, text)) return false;
+        dst += text;
+        return true;
+      }
       case kJidPair:
       case kAdJid:
       case kFbJid:
       case kInteropJid:
-        if (jid_depth >= options_.max_depth) return Fail(DecodeErrc::kTooDeep, tag_pos);
-        return AppendJid(tag, tag_pos, jid_depth + 1, dst, info);
+        if (jid_depth >= options_.max_depth) return Fail(DecodeErrc::kTooDeep, tag_at);
+        return AppendJid(tag, tag_at, jid_depth + 1, dst, info);
       default:
         // 240..244, LIST_8 and LIST_16 (a list where a string must be), and any single-byte
         // index beyond the dictionary.
-        if (tag < kDictionary0) return Fail(DecodeErrc::kInvalidToken, tag_pos);
-        return Fail(DecodeErrc::kInvalidTag, tag_pos);
+        if (tag < kDictionary0) return Fail(DecodeErrc::kInvalidToken, tag_at);
+        return Fail(DecodeErrc::kInvalidTag, tag_at);
     }
   }
 
@@ -180,63 +257,65 @@ class Reader {
     return tag == kJidPair || tag == kAdJid || tag == kFbJid || tag == kInteropJid;
   }
 
-  // A string inside a JID. `allow_jid` false: it must not be a JID itself.
-  bool AppendNested(int jid_depth, std::string& dst, bool allow_jid = true) {
-    std::size_t tag_pos = pos_;
+  // A string item (tag byte included) appended to `dst`. `allow_jid` false: it must not be a
+  // JID itself (the parts of an INTEROP_JID).
+  bool AppendItem(int jid_depth, std::string& dst, StringInfo* info, bool allow_jid = true) {
+    const std::uint8_t* tag_at = p_;
     std::uint8_t tag = 0;
     if (!ReadByte(tag)) return false;
-    if (!allow_jid && IsJidTag(tag)) return Fail(DecodeErrc::kBadJid, tag_pos);
-    return AppendString(tag, tag_pos, jid_depth, dst, nullptr);
+    if (!allow_jid && IsJidTag(tag)) return Fail(DecodeErrc::kBadJid, tag_at);
+    return AppendString(tag, tag_at, jid_depth, dst, info);
   }
 
-  bool AppendJid(std::uint8_t tag, std::size_t tag_pos, int jid_depth, std::string& dst, StringInfo* info) {
+  bool AppendJid(std::uint8_t tag, const std::uint8_t* tag_at, int jid_depth, std::string& dst,
+                 StringInfo* info) {
     const std::size_t start = dst.size();
     Value::JidParts parts{};
     parts.user_offset = 0;
     switch (tag) {
       case kJidPair: {
         parts.form = Jid::Form::kPair;
-        if (!AppendNested(jid_depth, dst)) return false;
+        if (!AppendItem(jid_depth, dst, nullptr)) return false;
         parts.user_size = dst.size() - start;
         dst += '@';
         parts.server_offset = dst.size() - start;
-        if (!AppendNested(jid_depth, dst)) return false;
+        if (!AppendItem(jid_depth, dst, nullptr)) return false;
         std::string_view server = std::string_view(dst).substr(start + parts.server_offset);
-        if (server.empty()) return Fail(DecodeErrc::kBadJid, tag_pos);
+        if (server.empty()) return Fail(DecodeErrc::kBadJid, tag_at);
         int domain = DomainOfServer(server);
         parts.agent = static_cast<std::uint8_t>(domain < 0 ? 0 : domain);
         break;
       }
       case kAdJid: {
         parts.form = Jid::Form::kAd;
-        std::uint8_t domain = 0;
-        std::uint8_t device = 0;
-        if (!ReadByte(domain) || !ReadByte(device)) return false;
-        if (!AppendNested(jid_depth, dst)) return false;
+        std::size_t domain = 0;
+        std::size_t device = 0;
+        if (!ReadUint<1>(domain) || !ReadUint<1>(device)) return false;
+        if (!AppendItem(jid_depth, dst, nullptr)) return false;
         parts.user_size = dst.size() - start;
-        parts.agent = domain;
-        parts.device = device;
+        parts.agent = static_cast<std::uint8_t>(domain);
+        parts.device = static_cast<std::uint16_t>(device);
         if (device != 0) {
           dst += ':';
-          AppendNumber(dst, device);
+          AppendNumber(dst, parts.device);
         }
         dst += '@';
         parts.server_offset = dst.size() - start;
-        dst += ServerOfDomain(domain);
+        dst += ServerOfDomain(parts.agent);
         break;
       }
       case kFbJid: {
         parts.form = Jid::Form::kFb;
-        if (!AppendNested(jid_depth, dst)) return false;
+        if (!AppendItem(jid_depth, dst, nullptr)) return false;
         parts.user_size = dst.size() - start;
         std::size_t device = 0;
-        if (!ReadUint(2, device)) return false;
+        if (!ReadUint<2>(device)) return false;
         parts.device = static_cast<std::uint16_t>(device);
         dst += ':';
         AppendNumber(dst, parts.device);
         dst += '@';
         parts.server_offset = dst.size() - start;
-        if (!AppendNested(jid_depth, dst)) return false;
+        if (!AppendItem(jid_depth, dst, nullptr)) return false;
         break;
       }
       default: {  // kInteropJid: rendered integrator-user:device@server
@@ -244,11 +323,11 @@ class Reader {
         // is read on trial (below), and trial reads of nested JIDs would backtrack
         // exponentially.
         parts.form = Jid::Form::kInterop;
-        if (!AppendNested(jid_depth, dst, false)) return false;
+        if (!AppendItem(jid_depth, dst, nullptr, false)) return false;
         parts.user_size = dst.size() - start;
         std::size_t device = 0;
         std::size_t integrator = 0;
-        if (!ReadUint(2, device) || !ReadUint(2, integrator)) return false;
+        if (!ReadUint<2>(device) || !ReadUint<2>(integrator)) return false;
         parts.device = static_cast<std::uint16_t>(device);
         parts.integrator = static_cast<std::uint16_t>(integrator);
         std::string prefix;
@@ -262,11 +341,11 @@ class Reader {
         parts.server_offset = dst.size() - start;
         // Baileys: if the server does not read (input ended, or not a string), it is "interop"
         // and the bytes stay unread.
-        std::size_t before = pos_;
-        if (pos_ < size_ && IsJidTag(data_[pos_])) return Fail(DecodeErrc::kBadJid, pos_);
+        const std::uint8_t* before = p_;
+        if (p_ != end_ && IsJidTag(*p_)) return Fail(DecodeErrc::kBadJid, p_);
         std::size_t size_before = dst.size();
-        if (!AppendNested(jid_depth, dst, false)) {
-          pos_ = before;
+        if (!AppendItem(jid_depth, dst, nullptr, false)) {
+          p_ = before;
           dst.resize(size_before);
           dst += kInteropServer;
         }
@@ -280,52 +359,105 @@ class Reader {
     return true;
   }
 
-  bool ReadValueAfterTag(std::uint8_t tag, std::size_t tag_pos, Value& out) {
-    std::string text;
+  // A string item after its tag byte, as a view of the token tables, of the input, or of
+  // packed_ or scratch_ (packed strings and JIDs, which must be rendered); valid until the next
+  // read.
+  bool ReadString(std::uint8_t tag, const std::uint8_t* tag_at, std::string_view& out, StringInfo* info) {
+    if (tag >= 1 && tag < tokens::kSingleByteCount) [[likely]] {
+      out = tokens::kSingleByte[tag];
+      return true;
+    }
+    switch (tag) {
+      case kBinary8:
+      case kBinary20:
+      case kBinary32: {
+        std::size_t n = 0;
+        if (!ReadBinaryLength(tag, tag_at, n)) return false;
+        out = std::string_view(reinterpret_cast<const char*>(p_), n);
+        p_ += n;
+        if (info) info->raw = true;
+        return true;
+      }
+      case kNibble8:
+      case kHex8:
+        return ReadPacked(tag, tag_at, out);
+      case kDictionary0:
+      case kDictionary0 + 1:
+      case kDictionary0 + 2:
+      case kDictionary3:
+        return ReadDoubleByteToken(tag, out);
+      default:  // JIDs (rendered), LIST_EMPTY ("") and invalid tags
+        scratch_.clear();
+        if (!AppendString(tag, tag_at, 0, scratch_, info)) return false;
+        out = scratch_;
+        return true;
+    }
+  }
+
+  // A string item into a Value, keeping its wire form (raw, JID or text).
+  bool ReadValueAfterTag(std::uint8_t tag, const std::uint8_t* tag_at, Value& out) {
     StringInfo info;
-    if (!AppendString(tag, tag_pos, 0, text, &info)) return false;
+    std::string_view text;
+    if (!ReadString(tag, tag_at, text, &info)) return false;
+    detail::ValueAccess::SetText(out, text);
     if (info.jid) {
-      out = Value::FromRenderedJid(std::move(text), info.parts);
+      detail::ValueAccess::MarkJid(out, info.parts);
     } else if (info.raw) {
-      out = Value::Raw(std::move(text));
-    } else {
-      out = Value(std::move(text));
+      detail::ValueAccess::MarkRaw(out);
     }
     return true;
   }
 
-  bool ReadPlain(std::string& out) { return AppendNested(0, out); }
+  // A tag or attribute key: the text only (a view, as ReadString gives).
+  bool ReadPlainView(std::string_view& out) {
+    const std::uint8_t* tag_at = p_;
+    std::uint8_t tag = 0;
+    if (!ReadByte(tag)) return false;
+    return ReadString(tag, tag_at, out, nullptr);
+  }
+
+  bool ReadPlain(std::string& out) {
+    std::string_view text;
+    if (!ReadPlainView(text)) return false;
+    out.assign(text);
+    return true;
+  }
 
   bool ReadNode(Node& node, int depth) {
-    const std::size_t list_pos = pos_;
-    if (depth > options_.max_depth) return Fail(DecodeErrc::kTooDeep, list_pos);
+    const std::uint8_t* list_at = p_;
+    if (depth > options_.max_depth) [[unlikely]] return Fail(DecodeErrc::kTooDeep, list_at);
     std::uint8_t list_tag = 0;
     std::size_t size = 0;
-    if (!ReadByte(list_tag) || !ReadListSize(list_tag, list_pos, size)) return false;
-    if (size == 0) return Fail(DecodeErrc::kEmptyNode, list_pos);
+    if (!ReadByte(list_tag) || !ReadListSize(list_tag, list_at, size)) return false;
+    if (size == 0) [[unlikely]] return Fail(DecodeErrc::kEmptyNode, list_at);
 
-    const std::size_t tag_pos = pos_;
+    const std::uint8_t* tag_at = p_;
     if (!ReadPlain(node.tag)) return false;
-    if (node.tag.empty()) return Fail(DecodeErrc::kEmptyTag, tag_pos);
+    if (node.tag.empty()) [[unlikely]] return Fail(DecodeErrc::kEmptyTag, tag_at);
 
     // Every key and value takes at least one byte, and so does content: refuse counts the input
     // cannot hold before reserving anything.
     const std::size_t attr_count = (size - 1) / 2;
     const bool has_content = size % 2 == 0;
-    if (2 * attr_count + (has_content ? 1 : 0) > Remaining()) {
-      return Fail(DecodeErrc::kLengthExceedsInput, list_pos);
+    if (2 * attr_count + (has_content ? 1 : 0) > Remaining()) [[unlikely]] {
+      return Fail(DecodeErrc::kLengthExceedsInput, list_at);
     }
-    node.attrs.reserve(attr_count);
-    for (std::size_t i = 0; i < attr_count; ++i) {
-      Attr& attr = node.attrs.emplace_back();
-      if (!ReadPlain(attr.key)) return false;
-      std::size_t value_pos = pos_;
-      std::uint8_t value_tag = 0;
-      if (!ReadByte(value_tag) || !ReadValueAfterTag(value_tag, value_pos, attr.value)) return false;
+    // reserve, not resize: a hostile count costs address space, never touched memory.
+    if (attr_count != 0) {
+      node.attrs.reserve(attr_count);
+      for (std::size_t i = 0; i < attr_count; ++i) {
+        std::string_view key;
+        if (!ReadPlainView(key)) return false;
+        // Built from its parts: emplace_back() would zero the whole Attr first.
+        Attr& attr = node.attrs.emplace_back(Attr{std::string(key), Value()});
+        const std::uint8_t* value_at = p_;
+        std::uint8_t value_tag = 0;
+        if (!ReadByte(value_tag) || !ReadValueAfterTag(value_tag, value_at, attr.value)) return false;
+      }
     }
     if (!has_content) return true;
 
-    const std::size_t content_pos = pos_;
+    const std::uint8_t* content_at = p_;
     std::uint8_t content_tag = 0;
     if (!ReadByte(content_tag)) return false;
     switch (content_tag) {
@@ -333,9 +465,9 @@ class Reader {
       case kList8:
       case kList16: {
         std::size_t count = 0;
-        if (!ReadListSize(content_tag, content_pos, count)) return false;
+        if (!ReadListSize(content_tag, content_at, count)) return false;
         // A child node is at least 3 bytes (list header, size, tag).
-        if (count > Remaining() / 3) return Fail(DecodeErrc::kLengthExceedsInput, content_pos);
+        if (count > Remaining() / 3) [[unlikely]] return Fail(DecodeErrc::kLengthExceedsInput, content_at);
         Node::Children& children = node.content.emplace<Node::Children>();
         children.reserve(count);
         for (std::size_t i = 0; i < count; ++i) {
@@ -347,28 +479,38 @@ class Reader {
       case kBinary20:
       case kBinary32: {
         std::size_t n = 0;
-        if (!ReadBinaryLength(content_tag, content_pos, n)) return false;
-        node.content.emplace<base::Bytes>(data_ + pos_, data_ + pos_ + n);
-        pos_ += n;
+        if (!ReadBinaryLength(content_tag, content_at, n)) return false;
+        node.content.emplace<base::Bytes>(p_, p_ + n);
+        p_ += n;
         return true;
       }
       default:
-        return ReadValueAfterTag(content_tag, content_pos, node.content.emplace<Value>());
+        return ReadValueAfterTag(content_tag, content_at, node.content.emplace<Value>());
     }
   }
 
-  const std::uint8_t* data_;
-  std::size_t size_;
-  std::size_t pos_ = 0;
+  const std::uint8_t* begin_;
+  const std::uint8_t* p_;
+  const std::uint8_t* end_;
   std::size_t base_;
   bool inflated_;
   const DecodeOptions& options_;
   DecodeError error_;
+  std::string& scratch_;  // rendered JIDs, reused across items
+  char packed_[kPackedMax + 1];  // a rendered packed string: 64 bytes give 128 digits before the pad goes
 };
 
 base::Result<Node, DecodeError> DecodeAt(base::ByteView data, std::size_t base, bool inflated,
                                          const DecodeOptions& options) {
-  Reader reader(data, base, inflated, options);
+  // The JID rendering buffer outlives the call, so that decoding a stream of stanzas does not
+  // allocate one per stanza; a huge one (a hostile multi-megabyte JID) is not kept.
+  static thread_local std::string scratch;
+  struct Trim {
+    ~Trim() {
+      if (scratch.capacity() > 4096) std::string().swap(scratch);
+    }
+  } trim;
+  Reader reader(data, base, inflated, options, scratch);
   Node node;
   if (!reader.ReadRoot(node)) return reader.error();
   return node;

@@ -7,6 +7,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -445,6 +446,34 @@ TEST(Decoder, RoundTripBuiltNodes) {
   ASSERT_TRUE(r.has_value()) << r.error().Message();
   EXPECT_EQ(*r, n);
   EXPECT_EQ(Encode(*r), bytes);
+}
+
+// Texts on both sides of Value's inline capacity, as attribute values and as content, and a
+// long rendered JID followed by short ones (the rendering buffer is reused between items and
+// between calls, and must not leak one item's text into the next).
+TEST(Decoder, ValuesAroundTheInlineCapacity) {
+  const std::size_t limit = Value::kInlineCapacity;
+  std::vector<Node> nodes;
+  for (std::size_t size : {limit - 1, limit, limit + 1, 3 * limit}) {
+    std::string text(size, 'q');
+    nodes.push_back(Node("a", {{"raw", Value::Raw(text)}, {"k" + text, "v"}}, base::ToBytes(text)));
+    std::string user(size, '9');
+    nodes.push_back(Node("b", {{"jid", Jid::User(user, 7)}, {"pair", Jid::Pair(user, "g.us")}},
+                         Value(Jid::Interop(user, 1, 2))));
+  }
+  nodes.push_back(Node("c", {{"a", Jid::Fb(std::string(5000, '1'), 9)}, {"b", Jid::User("1", 2)}},
+                       Value(Jid::Lid("2"))));
+  for (const Node& node : nodes) {
+    base::Bytes bytes = Encode(node);
+    auto r = Decode(bytes);
+    ASSERT_TRUE(r.has_value()) << node << ": " << r.error().Message();
+    EXPECT_EQ(*r, node);
+    EXPECT_EQ(Encode(*r), bytes);
+  }
+  // The long rendered JID above does not linger in the next call's short one.
+  auto small = Decode(Encode(Node("d", {{"to", Jid::User("3")}})));
+  ASSERT_TRUE(small.has_value());
+  EXPECT_EQ(small->AttrOr("to"), "3@s.whatsapp.net");
 }
 
 }  // namespace

@@ -1,38 +1,99 @@
 #include "wa/binary/node.h"
 
 #include <charconv>
+#include <cstring>
+#include <limits>
 
+#include "base/check.h"
 #include "wa/binary/printer.h"
 
 namespace wa::binary {
 
-Value::Value(const Jid& jid) : kind_(Kind::kJid) {
-  Jid::Layout layout = jid.AppendTo(text_);
-  form_ = jid.form();
-  agent_ = jid.agent();
-  device_ = jid.device();
-  integrator_ = jid.integrator();
-  user_offset_ = static_cast<std::uint32_t>(layout.user_offset);
-  user_size_ = static_cast<std::uint32_t>(jid.user().size());
-  server_offset_ = static_cast<std::uint32_t>(layout.server_offset);
+void Value::SetText(std::string_view text) {
+  // Texts come from frames of at most 2^24 bytes or from our own code; the encoder refuses 2^32.
+  WA_CHECK(text.size() <= std::numeric_limits<std::uint32_t>::max());
+  Release();
+  if (text.size() > kInlineCapacity) {
+    heap_ = new char[text.size()];
+    std::memcpy(heap_, text.data(), text.size());
+  } else if (!text.empty()) {
+    std::memcpy(inline_, text.data(), text.size());
+  }
+  size_ = static_cast<std::uint32_t>(text.size());
 }
 
-Value Value::Raw(std::string text) {
-  Value v(std::move(text));
+void Value::SetJidParts(const JidParts& parts) {
+  kind_ = Kind::kJid;
+  form_ = parts.form;
+  agent_ = parts.agent;
+  device_ = parts.device;
+  integrator_ = parts.integrator;
+  user_offset_ = static_cast<std::uint8_t>(parts.user_offset);
+  user_size_ = static_cast<std::uint32_t>(parts.user_size);
+  server_offset_ = static_cast<std::uint32_t>(parts.server_offset);
+}
+
+Value::Value(const Value& other)
+    : size_(0),
+      kind_(other.kind_),
+      form_(other.form_),
+      agent_(other.agent_),
+      device_(other.device_),
+      integrator_(other.integrator_),
+      user_offset_(other.user_offset_),
+      user_size_(other.user_size_),
+      server_offset_(other.server_offset_) {
+  SetText(other.text());
+}
+
+Value& Value::operator=(const Value& other) {
+  if (this != &other) *this = Value(other);
+  return *this;
+}
+
+Value& Value::operator=(Value&& other) noexcept {
+  if (this == &other) return *this;
+  Release();
+  size_ = other.size_;
+  if (size_ > kInlineCapacity) {
+    heap_ = other.heap_;
+  } else if (size_ != 0) {
+    std::memcpy(inline_, other.inline_, size_);
+  }
+  other.size_ = 0;
+  kind_ = other.kind_;
+  form_ = other.form_;
+  agent_ = other.agent_;
+  device_ = other.device_;
+  integrator_ = other.integrator_;
+  user_offset_ = other.user_offset_;
+  user_size_ = other.user_size_;
+  server_offset_ = other.server_offset_;
+  return *this;
+}
+
+Value::Value(const Jid& jid) {
+  std::string text;
+  Jid::Layout layout = jid.AppendTo(text);
+  SetText(text);
+  SetJidParts({.form = jid.form(),
+               .agent = jid.agent(),
+               .device = jid.device(),
+               .integrator = jid.integrator(),
+               .user_offset = layout.user_offset,
+               .user_size = jid.user().size(),
+               .server_offset = layout.server_offset});
+}
+
+Value Value::Raw(std::string_view text) {
+  Value v(text);
   v.kind_ = Kind::kRaw;
   return v;
 }
 
-Value Value::FromRenderedJid(std::string text, const JidParts& parts) {
-  Value v(std::move(text));
-  v.kind_ = Kind::kJid;
-  v.form_ = parts.form;
-  v.agent_ = parts.agent;
-  v.device_ = parts.device;
-  v.integrator_ = parts.integrator;
-  v.user_offset_ = static_cast<std::uint32_t>(parts.user_offset);
-  v.user_size_ = static_cast<std::uint32_t>(parts.user_size);
-  v.server_offset_ = static_cast<std::uint32_t>(parts.server_offset);
+Value Value::FromRenderedJid(std::string_view text, const JidParts& parts) {
+  Value v(text);
+  v.SetJidParts(parts);
   return v;
 }
 
@@ -45,7 +106,7 @@ std::optional<Jid> Value::jid() const {
 bool operator==(const Value& a, const Value& b) {
   bool a_jid = a.kind_ == Value::Kind::kJid;
   bool b_jid = b.kind_ == Value::Kind::kJid;
-  if (a_jid != b_jid || a.text_ != b.text_) return false;
+  if (a_jid != b_jid || a.text() != b.text()) return false;
   if (!a_jid) return true;
   return a.form_ == b.form_ && a.agent_ == b.agent_ && a.device_ == b.device_ &&
          a.integrator_ == b.integrator_ && a.jid_user() == b.jid_user() &&

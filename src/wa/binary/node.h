@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <ostream>
 #include <span>
@@ -23,6 +24,14 @@
 
 namespace wa::binary {
 
+namespace detail {
+struct ValueAccess;  // the decoder fills Values in place (decoder.cc)
+}  // namespace detail
+
+// Texts up to kInlineCapacity bytes live inside the Value (device JIDs such as
+// "491701234567:12@s.whatsapp.net" and most ids fit), so decoding a stanza allocates for few of
+// its values. As with std::string, text() views the Value itself: moving or assigning the Value
+// (a vector of attributes growing, a node moved) invalidates views taken before.
 class Value {
  public:
   enum class Kind : std::uint8_t {
@@ -30,25 +39,48 @@ class Value {
     kRaw,   // always a BINARY_n string (decoded from one)
     kJid,   // a typed JID
   };
+  static constexpr std::size_t kInlineCapacity = 40;
 
-  Value() = default;
-  Value(std::string text) : text_(std::move(text)) {}  // NOLINT: implicit on purpose
-  Value(std::string_view text) : text_(text) {}        // NOLINT
-  Value(const char* text) : text_(text) {}             // NOLINT
-  Value(const Jid& jid);                               // NOLINT
-  static Value Raw(std::string text);
+  Value() noexcept {}  // not "= default": value-initialisation would zero the inline buffer first
+  Value(std::string_view text) { SetText(text); }                    // NOLINT: implicit on purpose
+  Value(const std::string& text) : Value(std::string_view(text)) {}  // NOLINT
+  Value(const char* text) : Value(std::string_view(text)) {}         // NOLINT
+  Value(const Jid& jid);                                             // NOLINT
+  static Value Raw(std::string_view text);
+
+  Value(const Value& other);
+  Value(Value&& other) noexcept
+      : size_(other.size_),
+        kind_(other.kind_),
+        form_(other.form_),
+        agent_(other.agent_),
+        device_(other.device_),
+        integrator_(other.integrator_),
+        user_offset_(other.user_offset_),
+        user_size_(other.user_size_),
+        server_offset_(other.server_offset_) {
+    if (size_ > kInlineCapacity) {
+      heap_ = other.heap_;
+    } else if (size_ != 0) {
+      std::memcpy(inline_, other.inline_, size_);
+    }
+    other.size_ = 0;
+  }
+  Value& operator=(const Value& other);
+  Value& operator=(Value&& other) noexcept;
+  ~Value() { Release(); }
 
   Kind kind() const { return kind_; }
   // What Baileys shows for this value (for a JID: Jid::ToString()).
-  std::string_view text() const { return text_; }
+  std::string_view text() const { return {size_ > kInlineCapacity ? heap_ : inline_, size_}; }
   bool is_jid() const { return kind_ == Kind::kJid; }
   // The JID of a typed value; nullopt for text.
   std::optional<Jid> jid() const;
 
   // Parts of a typed JID without building a Jid (for the encoder). Only valid when is_jid().
   Jid::Form jid_form() const { return form_; }
-  std::string_view jid_user() const { return std::string_view(text_).substr(user_offset_, user_size_); }
-  std::string_view jid_server() const { return std::string_view(text_).substr(server_offset_); }
+  std::string_view jid_user() const { return text().substr(user_offset_, user_size_); }
+  std::string_view jid_server() const { return text().substr(server_offset_); }
   std::uint8_t jid_agent() const { return agent_; }
   std::uint16_t jid_device() const { return device_; }
   std::uint16_t jid_integrator() const { return integrator_; }
@@ -63,20 +95,35 @@ class Value {
     std::size_t user_size;
     std::size_t server_offset;
   };
-  static Value FromRenderedJid(std::string text, const JidParts& parts);
+  static Value FromRenderedJid(std::string_view text, const JidParts& parts);
 
   // Text and raw values are equal when their texts are (raw is a wire hint); a JID equals only a
   // JID with the same fields.
   friend bool operator==(const Value& a, const Value& b);
 
  private:
-  std::string text_;
+  friend struct detail::ValueAccess;
+
+  // Replaces the text (kind and JID facts unchanged).
+  void SetText(std::string_view text);
+  void SetJidParts(const JidParts& parts);
+  void Release() {
+    if (size_ > kInlineCapacity) delete[] heap_;
+    size_ = 0;
+  }
+
+  // The text: inline_ when size_ <= kInlineCapacity, else heap_ (exactly size_ bytes).
+  union {
+    char inline_[kInlineCapacity];
+    char* heap_;
+  };
+  std::uint32_t size_ = 0;
   Kind kind_ = Kind::kText;
   Jid::Form form_ = Jid::Form::kPair;
   std::uint8_t agent_ = 0;
   std::uint16_t device_ = 0;
   std::uint16_t integrator_ = 0;
-  std::uint32_t user_offset_ = 0;
+  std::uint8_t user_offset_ = 0;  // "integrator-" of an INTEROP_JID: at most 6 characters
   std::uint32_t user_size_ = 0;
   std::uint32_t server_offset_ = 0;
 };
@@ -100,7 +147,7 @@ struct Node {
   std::vector<Attr> attrs;  // wire order; duplicates are kept (lookups see the last one)
   Content content;
 
-  Node() = default;
+  Node() noexcept {}  // not "= default": value-initialisation would zero the whole node first
   explicit Node(std::string tag, std::vector<Attr> attrs = {});
   Node(std::string tag, std::vector<Attr> attrs, Children children);
   Node(std::string tag, std::vector<Attr> attrs, base::Bytes bytes);

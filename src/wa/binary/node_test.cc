@@ -1,6 +1,8 @@
 #include "wa/binary/node.h"
 
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -96,6 +98,46 @@ TEST(Node, ValueJidParts) {
   EXPECT_EQ(v.jid_server(), "interop");
   EXPECT_EQ(v.jid(), Jid::Interop("99887766", 1, 2));
   EXPECT_EQ(Value("x@y").jid(), std::nullopt);
+}
+
+// Values keep texts up to kInlineCapacity bytes inline and longer ones on the heap; copies,
+// moves and assignments between the two kinds keep the text and every JID fact.
+TEST(Node, ValueStorageAcrossCopyMoveAndAssign) {
+  const std::string at_limit(Value::kInlineCapacity, 'a');
+  const std::string past_limit(Value::kInlineCapacity + 1, 'b');
+  const Jid long_jid = Jid::Interop(std::string(60, '7'), 3, 65535);  // heap
+  const Jid short_jid = Jid::User("5511987654321", 12);                // inline
+  std::vector<Value> values = {Value(), Value(""), Value(at_limit), Value::Raw(past_limit),
+                               Value(long_jid), Value(short_jid)};
+  for (const Value& original : values) {
+    SCOPED_TRACE(std::string(original.text()));
+    Value copy(original);
+    EXPECT_EQ(copy, original);
+    EXPECT_EQ(copy.kind(), original.kind());
+    EXPECT_EQ(copy.jid(), original.jid());
+    Value moved(std::move(copy));
+    EXPECT_EQ(moved, original);
+    EXPECT_EQ(moved.jid(), original.jid());
+    for (const Value& other : values) {
+      Value target(other);
+      target = original;
+      EXPECT_EQ(target, original);
+      EXPECT_EQ(target.kind(), original.kind());
+      Value source(original);
+      Value move_target(other);
+      move_target = std::move(source);
+      EXPECT_EQ(move_target, original);
+      EXPECT_EQ(move_target.jid(), original.jid());
+    }
+    Value self(original);
+    const Value& alias = self;
+    self = alias;
+    EXPECT_EQ(self, original);
+  }
+  EXPECT_EQ(Value(at_limit).text(), at_limit);
+  EXPECT_EQ(Value::Raw(past_limit).text(), past_limit);
+  EXPECT_EQ(Value(long_jid).jid_user(), std::string(60, '7'));
+  EXPECT_EQ(Value(long_jid).text(), "65535-" + std::string(60, '7') + ":3@interop");
 }
 
 TEST(AttrReader, AccumulatesErrors) {
