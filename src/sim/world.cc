@@ -119,6 +119,7 @@ World::World(asio::any_io_executor ex, WorldOptions options)
     : ex_(std::move(ex)),
       options_(std::move(options)),
       faults_(options_.fault_seed),
+      media_(options_.media),
       idle_timer_(ex_) {
   server_static_ = wa::crypto::GenerateKeyPair();
   auto intermediate = wa::crypto::GenerateKeyPair();
@@ -365,11 +366,13 @@ void World::HandleIq(Connection& conn, const Node& iq) {
     ReplyResult(conn, iq, {Node("privacy", {}, std::move(categories))});
   } else if (HandleMessagingIq(conn, iq)) {
     // prekey bundles, usync, privacy tokens: messaging.cc
+  } else if (HandleMediaIq(conn, iq)) {
+    // media_conn: world_media.cc
   } else if (xmlns == "md" && type == "set" && child == "remove-companion-device") {
-    // The companion logs itself out.
-    ReplyResult(conn, iq);
+    // The companion logs itself out: confirm, then close once the confirmation is written.
     std::uint16_t device = conn.device;
-    conn.Abort();
+    conn.SendAndClose(
+        Node("iq", {{"from", Jid::Server()}, {"type", "result"}, {"id", iq.AttrOr("id")}}));
     RemoveCompanion(phone, device, false);
   } else {
     ReplyError(conn, iq, 501, "feature-not-implemented");
