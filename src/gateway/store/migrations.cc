@@ -13,6 +13,63 @@ CREATE TABLE meta (
   value TEXT NOT NULL
 ) STRICT;
 )sql"},
+      // The state of each linked number ("session", keyed by the gateway's session id): the
+      // wa::client credentials and the Signal store. Columns named `sealed*` hold
+      // 0x01 || nonce(12) || AES-256-GCM ciphertext || tag(16) under a per-session key derived
+      // from the master key; the AAD names the table, the session and the row's key, so a value
+      // moved to another row fails authentication (gateway/store/sealer.h). Public keys stay in
+      // clear. No foreign keys: a session's rows are removed together by one transaction.
+      // Tables with large records keep their rowid; small fixed rows are WITHOUT ROWID.
+      {2, "session_state",
+       R"sql(
+CREATE TABLE wa_credentials (
+  session_id TEXT PRIMARY KEY,
+  sealed     BLOB NOT NULL            -- EncodeCredentials' JSON
+) STRICT;
+
+CREATE TABLE wa_identities (
+  session_id   TEXT NOT NULL,
+  name         TEXT NOT NULL,         -- Signal address name ("<user>" or "<user>_<domain>")
+  device       INTEGER NOT NULL,
+  identity_key BLOB NOT NULL,         -- 32-byte public key
+  PRIMARY KEY (session_id, name, device)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE wa_signal_sessions (
+  session_id TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  device     INTEGER NOT NULL,
+  sealed     BLOB NOT NULL,           -- libsignal session record
+  PRIMARY KEY (session_id, name, device)
+) STRICT;
+
+CREATE TABLE wa_prekeys (
+  session_id         TEXT NOT NULL,
+  id                 INTEGER NOT NULL,
+  public_key         BLOB NOT NULL,
+  sealed_private_key BLOB NOT NULL,
+  PRIMARY KEY (session_id, id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE wa_signed_prekeys (
+  session_id         TEXT NOT NULL,
+  id                 INTEGER NOT NULL,
+  public_key         BLOB NOT NULL,
+  sealed_private_key BLOB NOT NULL,
+  signature          BLOB NOT NULL,
+  timestamp_ms       INTEGER NOT NULL,
+  PRIMARY KEY (session_id, id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE wa_sender_keys (
+  session_id    TEXT NOT NULL,
+  group_id      TEXT NOT NULL,
+  sender_name   TEXT NOT NULL,
+  sender_device INTEGER NOT NULL,
+  sealed        BLOB NOT NULL,        -- libsignal sender key record
+  PRIMARY KEY (session_id, group_id, sender_name, sender_device)
+) STRICT;
+)sql"},
   };
   return migrations;
 }
@@ -28,6 +85,10 @@ class CategoryImpl final : public boost::system::error_category {
       case Errc::kSchemaTooNew: return "database schema is newer than this wagate";
       case Errc::kMasterKeyMismatch: return "master key does not match the database";
       case Errc::kIo: return "database i/o error";
+      case Errc::kUndecryptable:
+        return "a stored secret does not decrypt under the master key (wrong key, or a row "
+               "altered or moved)";
+      case Errc::kInUse: return "the session's stored state is already open";
     }
     return "unknown store error";
   }

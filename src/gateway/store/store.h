@@ -20,6 +20,9 @@ enum class Errc {
   kSchemaTooNew,      // the database was migrated by a newer wagate
   kMasterKeyMismatch, // the configured master key is not the one the database was made with
   kIo,                // a read or write failed
+  kUndecryptable,     // a sealed value failed authentication: wrong master key, or a row altered
+                      // or moved to another row
+  kInUse,             // the session's state is already open in this process
 };
 const boost::system::error_category& Category();
 inline boost::system::error_code make_error_code(Errc e) { return {static_cast<int>(e), Category()}; }

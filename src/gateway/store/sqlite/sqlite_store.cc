@@ -6,57 +6,9 @@
 #include <mutex>
 #include <vector>
 
+#include "gateway/store/sqlite/sql.h"
+
 namespace gateway::store::sqlite {
-namespace {
-
-// Runs SQL with no result rows; fills `err` with SQLite's message on failure.
-bool Exec(sqlite3* db, const char* sql, std::string* err) {
-  char* msg = nullptr;
-  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg);
-  if (rc != SQLITE_OK) {
-    if (err) *err = msg ? msg : sqlite3_errstr(rc);
-    sqlite3_free(msg);
-    return false;
-  }
-  return true;
-}
-
-Errc Classify(int rc) {
-  switch (rc & 0xFF) {
-    case SQLITE_NOTADB:
-    case SQLITE_CORRUPT: return Errc::kCorrupt;
-    case SQLITE_CANTOPEN:
-    case SQLITE_PERM:
-    case SQLITE_READONLY: return Errc::kUnavailable;
-    default: return Errc::kIo;
-  }
-}
-
-// A prepared statement that finalizes itself.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
-  ~Stmt() { sqlite3_finalize(s_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  bool ok() const { return rc_ == SQLITE_OK; }
-  int rc() const { return rc_; }
-  sqlite3_stmt* get() { return s_; }
-  void Bind(int i, const std::string& v) { sqlite3_bind_text(s_, i, v.data(), int(v.size()), SQLITE_TRANSIENT); }
-  void Bind(int i, long long v) { sqlite3_bind_int64(s_, i, v); }
-  int Step() { return rc_ = sqlite3_step(s_); }
-  std::string Text(int col) {
-    auto* p = sqlite3_column_text(s_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, col)) : "";
-  }
-  long long Int(int col) { return sqlite3_column_int64(s_, col); }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-  int rc_;
-};
-
-}  // namespace
 
 // Connections are opened on demand and handed to one pool thread at a time.
 class SqliteStore::Connections {
@@ -224,6 +176,15 @@ base::Result<std::vector<int>> SqliteStore::Migrate(std::string* error_text) {
   if (!s.ok() || s.Step() != SQLITE_ROW) return fail(sqlite3_errmsg(db));
   instance_id_ = s.Text(0);
   return applied;
+}
+
+base::Result<void> SqliteStore::WithConnection(
+    const std::function<base::Result<void>(sqlite3*)>& fn) {
+  std::string err;
+  int rc = 0;
+  auto lease = connections_->Acquire(&err, &rc);
+  if (!lease.get()) return make_error_code(Classify(rc));
+  return fn(lease.get());
 }
 
 base::Result<void> SqliteStore::VerifyMasterKeyCheck(const std::string& check_hex) {

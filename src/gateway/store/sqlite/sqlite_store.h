@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -38,6 +39,12 @@ class SqliteStore final : public Store {
   // Reads or records the master key's check value: the first start records it, later starts
   // must present the same key.
   base::Result<void> VerifyMasterKeyCheck(const std::string& check_hex);
+
+  // For the repositories built on this store (session_state.h). WithConnection runs `fn` on the
+  // calling thread with a connection no other thread uses meanwhile: on the pool normally, on a
+  // network thread only for a session state's counted read-through.
+  base::Result<void> WithConnection(const std::function<base::Result<void>(sqlite3*)>& fn);
+  base::BlockingPool& pool() { return pool_; }
 
  private:
   explicit SqliteStore(Options options);

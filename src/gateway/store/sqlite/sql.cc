@@ -1,0 +1,27 @@
+#include "gateway/store/sqlite/sql.h"
+
+namespace gateway::store::sqlite {
+
+bool Exec(sqlite3* db, const char* sql, std::string* err) {
+  char* msg = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg);
+  if (rc != SQLITE_OK) {
+    if (err) *err = msg ? msg : sqlite3_errstr(rc);
+    sqlite3_free(msg);
+    return false;
+  }
+  return true;
+}
+
+Errc Classify(int rc) {
+  switch (rc & 0xFF) {
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT: return Errc::kCorrupt;
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY: return Errc::kUnavailable;
+    default: return Errc::kIo;
+  }
+}
+
+}  // namespace gateway::store::sqlite

@@ -1,0 +1,76 @@
+// Small helpers over the SQLite C API shared by the SQLite store's files: running a script,
+// mapping result codes to store::Errc, and a prepared statement that finalizes itself.
+// Private to gateway/store/sqlite.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/bytes.h"
+#include "gateway/store/store.h"
+
+namespace gateway::store::sqlite {
+
+// Runs SQL with no result rows; fills `err` with SQLite's message on failure.
+bool Exec(sqlite3* db, const char* sql, std::string* err);
+
+Errc Classify(int rc);
+// The error for the last failure on `db`.
+inline boost::system::error_code ErrorOf(sqlite3* db) {
+  return make_error_code(Classify(sqlite3_extended_errcode(db)));
+}
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) {
+    rc_ = prepared_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  // Whether it prepared; stays true after steps (a statement is reused after Reset).
+  bool ok() const { return prepared_ == SQLITE_OK; }
+  int rc() const { return rc_; }  // of the last call
+  sqlite3_stmt* get() { return s_; }
+
+  // Bound values are copied (SQLITE_TRANSIENT): arguments may be temporaries.
+  void Bind(int i, std::string_view v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void Bind(int i, const std::string& v) { Bind(i, std::string_view(v)); }
+  void Bind(int i, const char* v) { Bind(i, std::string_view(v)); }
+  void Bind(int i, long long v) { sqlite3_bind_int64(s_, i, v); }
+  void BindBlob(int i, base::ByteView v) {
+    // A zero-length blob must still be a blob, not NULL: pass a non-null pointer.
+    static const std::uint8_t kEmpty = 0;
+    sqlite3_bind_blob(s_, i, v.empty() ? &kEmpty : v.data(), static_cast<int>(v.size()),
+                      SQLITE_TRANSIENT);
+  }
+  int Step() { return rc_ = sqlite3_step(s_); }
+  // Makes the statement ready for new bindings.
+  void Reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+
+  std::string Text(int col) {
+    auto* p = sqlite3_column_text(s_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, col)) : "";
+  }
+  long long Int(int col) { return sqlite3_column_int64(s_, col); }
+  base::Bytes Blob(int col) {
+    auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(s_, col));
+    int n = sqlite3_column_bytes(s_, col);
+    return p ? base::Bytes(p, p + n) : base::Bytes();
+  }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+  int prepared_;
+  int rc_;
+};
+
+}  // namespace gateway::store::sqlite
