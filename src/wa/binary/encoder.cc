@@ -142,6 +142,43 @@ std::uint8_t JsLowByte(double v) {
   return static_cast<std::uint8_t>(m);
 }
 
+// ---- Tokens. Most strings that are not tokens are told apart by their length with their first
+// and last bytes, before the perfect hash (two passes of a byte-at-a-time hash) has to run.
+
+struct TokenFilter {
+  std::uint64_t first[tokens::kMaxTokenLength + 1][4];  // bit b: some token of this length starts with b
+  std::uint64_t last[tokens::kMaxTokenLength + 1][4];   // ... ends with b
+};
+
+constexpr TokenFilter MakeTokenFilter() {
+  TokenFilter f{};
+  auto add = [&f](std::string_view t) {
+    if (t.empty() || t.size() > tokens::kMaxTokenLength) return;
+    auto a = static_cast<std::uint8_t>(t.front());
+    auto z = static_cast<std::uint8_t>(t.back());
+    f.first[t.size()][a >> 6] |= std::uint64_t{1} << (a & 63);
+    f.last[t.size()][z >> 6] |= std::uint64_t{1} << (z & 63);
+  };
+  for (std::string_view t : tokens::kSingleByte) add(t);
+  for (const auto& dict : tokens::kDoubleByte) {
+    for (std::string_view t : dict) add(t);
+  }
+  return f;
+}
+
+constexpr TokenFilter kTokenFilter = MakeTokenFilter();
+
+std::optional<tokens::TokenRef> FindToken(std::string_view s) {
+  if (s.empty() || s.size() > tokens::kMaxTokenLength) return std::nullopt;
+  auto a = static_cast<std::uint8_t>(s.front());
+  auto z = static_cast<std::uint8_t>(s.back());
+  if (!(kTokenFilter.first[s.size()][a >> 6] >> (a & 63) & 1) ||
+      !(kTokenFilter.last[s.size()][z >> 6] >> (z & 63) & 1)) {
+    return std::nullopt;
+  }
+  return tokens::Find(s);
+}
+
 // ---- Packing.
 
 bool IsNibbleChar(char c) { return (c >= '0' && c <= '9') || c == '-' || c == '.'; }
@@ -318,7 +355,7 @@ class Writer {
       Byte(0);
       return true;
     }
-    if (auto token = tokens::Find(s)) {
+    if (auto token = FindToken(s)) {
       if (token->dict >= 0) Byte(static_cast<std::uint8_t>(kDictionary0 + token->dict));
       Byte(token->index);
       return true;

@@ -6,6 +6,7 @@
 
 #include "base/bytes.h"
 #include "wa/binary/decoder.h"
+#include "wa/binary/tags.h"
 #include "wa/binary/tokens.gen.h"
 
 namespace wa::binary {
@@ -180,6 +181,24 @@ TEST(Tokens, EveryTokenFindsItself) {
   EXPECT_FALSE(tokens::Find("i").has_value());
   EXPECT_FALSE(tokens::Find("iqq").has_value());
   EXPECT_FALSE(tokens::Find(std::string(200, 'x')).has_value());
+}
+
+// Every token is written as its token bytes, whichever strings' length, first or last byte it
+// shares (the encoder screens strings by those before hashing).
+TEST(Tokens, EveryTokenEncodesAsItsToken) {
+  for (std::size_t i = 1; i < tokens::kSingleByteCount; ++i) {
+    base::Bytes out;
+    EncodeNode(Node(std::string(tokens::kSingleByte[i])), out);
+    EXPECT_EQ(out, (base::Bytes{kList8, 1, static_cast<std::uint8_t>(i)})) << tokens::kSingleByte[i];
+  }
+  for (std::size_t d = 0; d < tokens::kDoubleByteDicts; ++d) {
+    for (std::size_t i = 0; i < tokens::kDoubleByteSize; ++i) {
+      base::Bytes out;
+      EncodeNode(Node(std::string(tokens::kDoubleByte[d][i])), out);
+      EXPECT_EQ(out, (base::Bytes{kList8, 1, static_cast<std::uint8_t>(kDictionary0 + d), static_cast<std::uint8_t>(i)}))
+          << tokens::kDoubleByte[d][i];
+    }
+  }
 }
 
 TEST(Tokens, KnownIndices) {
