@@ -1,25 +1,55 @@
 #!/usr/bin/env bash
-# `make bench`: every benchmark on the release build, ours and Baileys' side by side where both
-# exist, in one run. Results go to stdout and to build/release/bench-results/<name>.txt; the
-# numbers quoted in docs/benchmarks.md come from this script.
+# `make bench`: every benchmark on the release build, ours and Baileys' on the same inputs, in
+# WA_BENCH_REPS (default 5) repetitions. Within a repetition each C++ benchmark is followed at
+# once by its Baileys counterpart, so both see the same machine load; the summary gives medians
+# over the repetitions, the ratio ours/Baileys and the issue's targets (bench/summarize.mjs).
+# Raw results go to BUILD/bench-results/raw/, the summary to BUILD/bench-results/summary.md and
+# stdout; docs/benchmarks.md quotes this script's output.
+#
+# Environment: WA_BENCH_BUILD (default build/release), WA_BENCH_REPS (default 5).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build="$repo/build/release"
+build=${WA_BENCH_BUILD:-$repo/build/release}
+reps=${WA_BENCH_REPS:-5}
 out="$build/bench-results"
-mkdir -p "$out"
+raw="$out/raw"
 export PATH="$repo/.tools/node/bin:$PATH"
 
-run() {
-  local name=$1
-  shift
-  echo "### $name"
-  "$@" 2>&1 | tee "$out/$name.txt"
-  echo
-}
+codec_bin="$build/src/wa/binary/wa_binary_bench"
+noise_bin="$build/src/wa/noise/wa_noise_bench"
+for bin in "$codec_bin" "$noise_bin"; do
+  if [ ! -x "$bin" ]; then
+    echo "run-benchmarks: $bin is missing; build the release preset first (make build)" >&2
+    exit 2
+  fi
+done
+if [ ! -d "$repo/tests/interop/node_modules/baileys" ]; then
+  echo "run-benchmarks: Baileys is not installed in tests/interop (make deps)" >&2
+  exit 2
+fi
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r)"
-echo "commit: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+data="$build/bench-data"
+codec_data="$data/binary_nodes_seed42.jsonl"
+noise_data="$data/noise_transcripts.json"
+mkdir -p "$data"
+rm -rf "$raw"
+mkdir -p "$raw"
+if [ ! -s "$codec_data" ]; then
+  node "$repo/tests/interop/binary_gen.mjs" --seed 42 --count 10000 --out "$codec_data"
+fi
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r)"
+echo "commit: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown); node $(node --version)"
+for r in $(seq "$reps"); do
+  cat /proc/loadavg > "$raw/load-$r.txt"
+  echo "repetition $r/$reps (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  WA_CODEC_BENCH_FILE="$codec_data" "$codec_bin" --benchmark_min_time=1 --benchmark_format=json \
+    > "$raw/codec-cpp-$r.json" 2> "$raw/codec-cpp-$r.err"
+  node "$repo/bench/baileys_codec.mjs" "$codec_data" 2 --json > "$raw/codec-baileys-$r.jsonl"
+  # Records the server hellos into $noise_data on the first run.
+  WA_NOISE_TRANSCRIPTS="$noise_data" "$noise_bin" --benchmark_min_time=0.5 --benchmark_format=json \
+    > "$raw/noise-cpp-$r.json" 2> "$raw/noise-cpp-$r.err"
+  node "$repo/bench/baileys_noise.mjs" "$noise_data" 3 --json > "$raw/noise-baileys-$r.jsonl"
+done
 echo
-
-run codec "$repo/bench/run-codec-bench.sh" "$build"
-run noise "$build/src/wa/noise/wa_noise_bench" --benchmark_min_time=1
+node "$repo/bench/summarize.mjs" "$raw" | tee "$out/summary.md"
