@@ -9,6 +9,7 @@
 // of nested JIDs take exponential time: a 500-byte frame can hang Baileys). No encoder produces
 // any of these, and rejecting them keeps decode -> encode -> decode stable for every input that
 // decodes.
+// Spec: docs/protocol/binary-nodes.md
 #pragma once
 
 #include <cstddef>

@@ -12,6 +12,7 @@
 //   plain strings (see decoder.h).
 // - Baileys' TOKEN_MAP is a plain JS object, so it "finds" Object.prototype names
 //   ("constructor", "toString", "__proto__", ...) and writes them as byte 00; we write them raw.
+// Spec: docs/protocol/binary-nodes.md
 #pragma once
 
 #include "base/bytes.h"

@@ -8,6 +8,7 @@
 // The form a JID travels in is part of the value (form()), so that a JID decoded from AD_JID with
 // device 0 — shown as "user@s.whatsapp.net" — is written back as AD_JID. Spec:
 // shared/protocol/01-connection.md section 4.6.
+// Spec: docs/protocol/binary-nodes.md
 #pragma once
 
 #include <compare>

@@ -7,6 +7,7 @@
 // Value built from a Jid is written as that JID's form. The decoder keeps the wire form: JIDs come
 // back as JID Values (an AD_JID with device 0 reads "user@s.whatsapp.net" but is written back as
 // AD_JID) and raw strings as raw Values, so decode -> encode reproduces Baileys' bytes exactly.
+// Spec: docs/protocol/binary-nodes.md
 #pragma once
 
 #include <cstdint>

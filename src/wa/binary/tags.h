@@ -1,4 +1,5 @@
 // Tag bytes of the binary node format (01-connection.md section 4.3; Baileys TAGS, whatsmeow token).
+// Spec: docs/protocol/binary-nodes.md
 #pragma once
 
 #include <cstddef>

@@ -4,6 +4,7 @@
 //
 // The trust root is a parameter, never a global: production clients pass
 // kWhatsAppRootPublicKey, tests and the simulator their own root.
+// Spec: docs/protocol/noise-and-frames.md
 #pragma once
 
 #include <cstdint>

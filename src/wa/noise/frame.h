@@ -6,6 +6,7 @@
 //
 // Pure code over bytes: no sockets, no clocks. Callers own the I/O and call Feed/Next from one
 // strand.
+// Spec: docs/protocol/noise-and-frames.md
 #pragma once
 
 #include <array>

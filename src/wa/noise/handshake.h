@@ -11,6 +11,7 @@
 //
 // The prologue is the 4-byte "WA 06 03" header, never the ED routing prefix. Any failure leaves
 // the object failed: later calls return kWrongState.
+// Spec: docs/protocol/noise-and-frames.md
 #pragma once
 
 #include <cstdint>

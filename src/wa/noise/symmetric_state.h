@@ -2,6 +2,7 @@
 // roles: h and ck start as the 32-byte protocol name itself (not hashed), MixKey is HKDF-SHA256
 // with ck as salt and empty info, and one nonce counter serves encrypt and decrypt alike until the
 // next MixKey. AES-256-GCM with IV = 8 zero bytes || n (big-endian) and AAD = h.
+// Spec: docs/protocol/noise-and-frames.md
 #pragma once
 
 #include <array>

@@ -2,6 +2,7 @@
 // direction, each with its own frame counter from 0, IV = 8 zero bytes || counter (uint32 BE),
 // empty AAD, no rekeying. The counter is 32 bits on the wire; rather than wrap and reuse an IV
 // (which both references would do), the cipher refuses the 2^32+1-th frame.
+// Spec: docs/protocol/noise-and-frames.md
 #pragma once
 
 #include <cstdint>
