@@ -12,7 +12,10 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
 
+#include <limits>
+
 #include "sim/connection.h"
+#include "sim/media_http.h"
 #include "sim/world.h"
 
 namespace sim {
@@ -72,28 +75,14 @@ asio::awaitable<void> WriteLoop(Ws& ws, std::shared_ptr<Connection> conn) {
 }
 
 template <class Stream>
-asio::awaitable<void> RunWebSocket(Stream stream, beast::flat_buffer& buffer, World& world,
-                                   std::uint64_t id, std::string peer) {
-  http::request<http::string_body> req;
-  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
-  auto [ec, n] = co_await http::async_read(stream, buffer, req, kTuple);
-  if (ec) co_return;
-  std::string_view target = req.target();
-  std::string_view path = target.substr(0, target.find('?'));
-  if (!websocket::is_upgrade(req) || path != "/ws/chat") {
-    http::response<http::string_body> res{http::status::not_found, req.version()};
-    res.set(http::field::content_type, "text/plain");
-    res.body() = "wasim: the chat endpoint is a WebSocket at /ws/chat\n";
-    res.prepare_payload();
-    co_await http::async_write(stream, res, kTuple);
-    co_return;
-  }
+asio::awaitable<void> RunWebSocket(Stream stream, http::request<http::string_body> req,
+                                   World& world, std::uint64_t id, std::string peer) {
   beast::get_lowest_layer(stream).expires_never();
   websocket::stream<Stream> ws(std::move(stream));
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   ws.binary(true);
   ws.read_message_max(std::size_t{32} << 20);
-  std::tie(ec) = co_await ws.async_accept(req, kTuple);
+  auto [ec] = co_await ws.async_accept(req, kTuple);
   if (ec) co_return;
 
   auto conn = std::make_shared<Connection>(world, co_await asio::this_coro::executor, id, peer);
@@ -108,6 +97,137 @@ asio::awaitable<void> RunWebSocket(Stream stream, beast::flat_buffer& buffer, Wo
     beast::get_lowest_layer(ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
   beast::get_lowest_layer(ws).close();
+}
+
+// Writes a media host reply (media_http.h); the error of the write.
+template <class Stream>
+asio::awaitable<beast::error_code> WriteReply(Stream& stream, const MediaReply& reply,
+                                              unsigned version, bool keep_alive, bool head) {
+  auto fill = [&](auto& res) {
+    res.result(reply.status);
+    res.version(version);
+    res.keep_alive(keep_alive);
+    res.set(http::field::server, "wasim");
+    if (!reply.content_type.empty()) res.set(http::field::content_type, reply.content_type);
+    for (const auto& [name, value] : reply.headers) res.set(name, value);
+  };
+  if (head) {
+    http::response<http::empty_body> res;
+    fill(res);
+    res.content_length(reply.body_size());
+    auto [ec, n] = co_await http::async_write(stream, res, kTuple);
+    co_return ec;
+  }
+  if (reply.blob) {
+    http::response<http::span_body<const char>> res;
+    fill(res);
+    res.body() = {reply.blob->data() + reply.offset, reply.length};
+    res.prepare_payload();
+    auto [ec, n] = co_await http::async_write(stream, res, kTuple);
+    co_return ec;
+  }
+  http::response<http::string_body> res;
+  fill(res);
+  res.body() = reply.text;
+  res.prepare_payload();
+  auto [ec, n] = co_await http::async_write(stream, res, kTuple);
+  co_return ec;
+}
+
+// One client connection after TLS detection: HTTP requests until the WebSocket upgrade to
+// /ws/chat (which hands the stream over) or the end of keep-alive. Everything else is the media
+// host (media_http.h) or 404.
+template <class Stream>
+asio::awaitable<void> ServeHttp(Stream stream, beast::flat_buffer& buffer, World& world,
+                                std::uint64_t id, std::string peer) {
+  const std::uint64_t max_upload = world.media().options().max_upload_bytes;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(16 * 1024);
+    // No limit while reading the header: Beast would refuse a Content-Length over it right there,
+    // before wasim can answer 413. The limit applies from the body on.
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+    if (ec) co_return;
+    const auto& head = parser.get();
+    std::string target(head.target());
+    std::string_view path = std::string_view(target).substr(0, target.find('?'));
+    unsigned version = head.version();
+    if (websocket::is_upgrade(head) && path == "/ws/chat") {
+      if (!parser.is_done()) co_return;  // an upgrade carries no body
+      auto req = parser.release();  // (a named local: g++ 12 and temporaries in co_await)
+      co_await RunWebSocket(std::move(stream), std::move(req), world, id, std::move(peer));
+      co_return;
+    }
+    if (!IsMediaPath(path)) {
+      MediaReply reply;
+      reply.status = 404;
+      reply.content_type = "text/plain";
+      reply.text = "wasim: the chat endpoint is a WebSocket at /ws/chat; media lives at /mms/… "
+                   "(uploads) and /v/… (downloads)\n";
+      co_await WriteReply(stream, reply, version, false, head.method() == http::verb::head);
+      co_return;
+    }
+    if (auto length = parser.content_length(); length && *length > max_upload) {
+      world.media().CountRejected();
+      // Read and drop the body first: closing on a client that is still sending resets the
+      // connection before it reads the answer. Beyond a sane size, just close.
+      constexpr std::uint64_t kMaxDrain = std::uint64_t{1} << 30;
+      if (*length > kMaxDrain) co_return;
+      std::uint64_t remaining = *length;
+      std::uint64_t buffered = std::min<std::uint64_t>(buffer.size(), remaining);
+      buffer.consume(static_cast<std::size_t>(buffered));
+      remaining -= buffered;
+      std::vector<char> scratch(64 * 1024);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
+      while (remaining > 0) {
+        auto piece = asio::buffer(scratch.data(),
+                                  static_cast<std::size_t>(std::min<std::uint64_t>(
+                                      scratch.size(), remaining)));
+        auto [dec, got] = co_await stream.async_read_some(piece, kTuple);
+        if (dec) co_return;
+        remaining -= got;
+      }
+      MediaReply reply;
+      reply.status = 413;
+      reply.content_type = "application/json";
+      reply.text = R"({"status":"error","code":"too_large","message":"uploads are limited to )" +
+                   std::to_string(max_upload) + R"( bytes"})";
+      co_await WriteReply(stream, reply, version, false, false);
+      co_return;
+    }
+    parser.body_limit(max_upload);
+    if (!parser.is_done()) {
+      // Uploads of tens of megabytes over loopback take well under this.
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(300));
+      std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, kTuple);
+      if (ec == http::error::body_limit) {  // a chunked body over the limit
+        world.media().CountRejected();
+        MediaReply reply;
+        reply.status = 413;
+        reply.content_type = "application/json";
+        reply.text = R"({"status":"error","code":"too_large","message":"upload over the limit"})";
+        co_await WriteReply(stream, reply, version, false, false);
+        co_return;
+      }
+      if (ec) co_return;
+    }
+    auto req = parser.release();
+    bool keep_alive = req.keep_alive();
+    bool is_head = req.method() == http::verb::head;
+    std::string range(req[http::field::range]);
+    MediaReply reply =
+        HandleMediaRequest(world.media(),
+                           {.method = req.method_string(),
+                            .target = target,
+                            .range = range,
+                            .body = std::move(req.body())},
+                           std::chrono::steady_clock::now());
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(300));
+    auto wec = co_await WriteReply(stream, reply, version, keep_alive, is_head);
+    if (wec || !keep_alive) co_return;
+  }
 }
 
 }  // namespace
@@ -162,9 +282,9 @@ asio::awaitable<void> ChatServer::Serve(tcp::socket socket) {
       co_return;
     }
     buffer.consume(used);
-    co_await RunWebSocket(std::move(tls), buffer, world_, id, peer);
+    co_await ServeHttp(std::move(tls), buffer, world_, id, peer);
   } else {
-    co_await RunWebSocket(std::move(stream), buffer, world_, id, peer);
+    co_await ServeHttp(std::move(stream), buffer, world_, id, peer);
   }
 }
 

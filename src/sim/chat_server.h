@@ -1,6 +1,8 @@
 // The chat endpoint: accepts TCP, detects TLS by its first byte (so ws:// and wss:// share one
 // port), upgrades /ws/chat to a WebSocket, and pumps binary messages between the socket and a
-// Connection. Anything else gets an HTTP 404.
+// Connection. The same port is wasim's media host (media_http.h: uploads to /mms/…, downloads from
+// /v/…), so that clients need one address and one certificate for both. Anything else gets an
+// HTTP 404.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

@@ -52,11 +52,79 @@ std::optional<std::string_view> QueryParam(std::string_view query, std::string_v
   return std::nullopt;
 }
 
+json::value MediaJson(const std::optional<InboxMedia>& m) {
+  if (!m) return nullptr;
+  json::object out{{"type", m->type},
+                   {"mime", m->mime},
+                   {"size", m->size},
+                   {"sha256", m->sha256.empty() ? json::value(nullptr) : json::value(m->sha256)}};
+  if (!m->caption.empty()) out["caption"] = m->caption;
+  if (!m->file_name.empty()) out["file_name"] = m->file_name;
+  if (m->ptt) out["ptt"] = true;
+  if (!m->error.empty()) out["error"] = m->error;
+  return out;
+}
+
 json::object InboxJson(const InboxEntry& e) {
-  return {{"id", e.id},     {"from", e.from},       {"from_device", e.from_device},
-          {"chat", e.chat}, {"from_me", e.from_me}, {"type", e.type},
-          {"text", e.text}, {"media", nullptr},     {"timestamp", e.received_ms},
-          {"t", e.t},       {"enc", e.enc}};
+  return {{"id", e.id},
+          {"from", e.from},
+          {"from_device", e.from_device},
+          {"chat", e.chat},
+          {"from_me", e.from_me},
+          {"type", e.type},
+          {"text", e.text},
+          {"media", MediaJson(e.media)},
+          {"timestamp", e.received_ms},
+          {"t", e.t},
+          {"enc", e.enc}};
+}
+
+// "media": {"type", "url", "caption"?, "file_name"?, "mime"?, "ptt"?, "seconds"?}; nullopt after
+// filling `error`.
+std::optional<World::MediaSend> ParseMediaSend(const Context& ctx, const json::value& v,
+                                               Response* error) {
+  auto bad = [&](std::string code, std::string detail) {
+    *error = base::http::Problem(ctx.request, bhttp::status::unprocessable_entity, code, detail);
+    return std::nullopt;
+  };
+  if (!v.is_object()) return bad("invalid_media", "\"media\" must be an object");
+  const auto& o = v.as_object();
+  World::MediaSend m;
+  auto str = [&o](std::string_view key, std::string* out) {
+    auto* f = o.if_contains(key);
+    if (!f) return true;
+    if (!f->is_string()) return false;
+    *out = std::string(f->as_string());
+    return true;
+  };
+  for (const auto& [key, _] : o) {
+    if (key != "type" && key != "url" && key != "caption" && key != "file_name" && key != "mime" &&
+        key != "ptt" && key != "seconds") {
+      return bad("invalid_media", "unknown field media." + std::string(key));
+    }
+  }
+  if (!str("type", &m.type) || m.type.empty()) {
+    return bad("invalid_media_type",
+               "\"media.type\" must be image, video, ptv, audio, document or sticker");
+  }
+  if (!str("url", &m.url) || m.url.empty()) {
+    return bad("invalid_media_url",
+               "\"media.url\" (an http(s) URL on a loopback host) is required");
+  }
+  if (!str("caption", &m.caption) || !str("file_name", &m.file_name) || !str("mime", &m.mime)) {
+    return bad("invalid_media", "media.caption, media.file_name and media.mime must be strings");
+  }
+  if (auto* ptt = o.if_contains("ptt")) {
+    if (!ptt->is_bool()) return bad("invalid_media", "media.ptt must be a boolean");
+    m.ptt = ptt->as_bool();
+  }
+  if (auto* seconds = o.if_contains("seconds")) {
+    if (!seconds->is_int64() || seconds->as_int64() < 0 || seconds->as_int64() > 86400) {
+      return bad("invalid_media", "media.seconds must be an integer 0-86400");
+    }
+    m.seconds = static_cast<std::uint32_t>(seconds->as_int64());
+  }
+  return m;
 }
 
 }  // namespace
@@ -74,6 +142,18 @@ void AddMessagingStats(World& world, json::object& stats) {
   stats["presence_relayed"] = m.presence_relayed;
   stats["chatstates_relayed"] = m.chatstates_relayed;
   stats["phone_decrypt_failures"] = m.phone_decrypt_failures;
+  const MediaStats& media = world.media().stats();
+  stats["media"] = json::object{{"conns_issued", media.conns_issued},
+                                {"uploads", media.uploads},
+                                {"upload_bytes", media.upload_bytes},
+                                {"uploads_rejected", media.uploads_rejected},
+                                {"downloads", media.downloads},
+                                {"download_bytes", media.download_bytes},
+                                {"download_misses", media.download_misses},
+                                {"evictions", media.evictions},
+                                {"blobs", world.media().blob_count()},
+                                {"stored_bytes", world.media().stored_bytes()},
+                                {"capacity_bytes", world.media().options().capacity_bytes}};
   stats["queues"] = json::object{{"message", q.messages},
                                  {"receipt", q.receipts},
                                  {"notification", q.notifications},
@@ -81,27 +161,43 @@ void AddMessagingStats(World& world, json::object& stats) {
 }
 
 void AddMessagingRoutes(base::http::Router& r, World& world) {
-  r.Add(bhttp::verb::post, "/v1/phones/{phone}/messages",
-        [&world](Context& ctx) -> asio::awaitable<Response> {
-          Response err;
-          auto body = Body(ctx, &err);
-          if (!body) co_return err;
-          auto to = body->if_contains("to");
-          auto text = body->if_contains("text");
-          if (!to || !to->is_string()) {
+  r.Add(
+      bhttp::verb::post, "/v1/phones/{phone}/messages",
+      [&world](Context& ctx) -> asio::awaitable<Response> {
+        Response err;
+        auto body = Body(ctx, &err);
+        if (!body) co_return err;
+        auto to = body->if_contains("to");
+        auto text = body->if_contains("text");
+        auto media = body->if_contains("media");
+        if (!to || !to->is_string()) {
+          co_return base::http::Problem(ctx.request, bhttp::status::unprocessable_entity,
+                                        "invalid_recipient",
+                                        "\"to\" (a phone number or user JID) is required");
+        }
+        if (media) {
+          if (text) {
             co_return base::http::Problem(ctx.request, bhttp::status::unprocessable_entity,
-                                          "invalid_recipient",
-                                          "\"to\" (a phone number or user JID) is required");
+                                          "invalid_media",
+                                          "send either \"text\" or \"media\" (with "
+                                          "media.caption), not both");
           }
-          if (!text || !text->is_string()) {
-            co_return base::http::Problem(ctx.request, bhttp::status::unprocessable_entity,
-                                          "invalid_text", "\"text\" (a string) is required");
-          }
-          auto sent = world.SendText(std::string(ctx.Param("phone")), std::string(to->as_string()),
-                                     std::string(text->as_string()));
+          auto parsed = ParseMediaSend(ctx, *media, &err);
+          if (!parsed) co_return err;
+          auto sent = co_await world.SendMedia(std::string(ctx.Param("phone")),
+                                               std::string(to->as_string()), std::move(*parsed));
           if (!sent) co_return Problem(ctx, sent.error());
           co_return Ok(ctx, bhttp::status::created, json::object{{"id", sent->id}, {"t", sent->t}});
-        });
+        }
+        if (!text || !text->is_string()) {
+          co_return base::http::Problem(ctx.request, bhttp::status::unprocessable_entity,
+                                        "invalid_text", "\"text\" (a string) is required");
+        }
+        auto sent = world.SendText(std::string(ctx.Param("phone")), std::string(to->as_string()),
+                                   std::string(text->as_string()));
+        if (!sent) co_return Problem(ctx, sent.error());
+        co_return Ok(ctx, bhttp::status::created, json::object{{"id", sent->id}, {"t", sent->t}});
+      });
 
   r.Add(bhttp::verb::get, "/v1/phones/{phone}/messages",
         [&world](Context& ctx) -> asio::awaitable<Response> {

@@ -24,6 +24,19 @@
 
 namespace sim {
 
+// A media attachment the phone received: what the message said, and what the phone made of the
+// file after downloading it from wasim's media host and verifying it (02-messaging.md §7.6).
+struct InboxMedia {
+  std::string type;  // image, video, ptv, audio, document, sticker
+  std::string mime;
+  std::uint64_t size = 0;  // fileLength of the message
+  std::string sha256;      // hex SHA-256 of the decrypted file; empty when it could not be had
+  std::string caption;
+  std::string file_name;  // documents
+  bool ptt = false;       // a voice note
+  std::string error;      // empty, or why download or verification failed (media_not_found, ...)
+};
+
 // One message the phone received and decrypted.
 struct InboxEntry {
   std::string id;
@@ -33,8 +46,9 @@ struct InboxEntry {
   bool from_me = false;     // a DeviceSentMessage copy of what one of our companions sent
   std::string type;         // the stanza's type attribute: text, media, ...
   std::string text;         // conversation or extendedTextMessage.text, else empty
-  std::string enc;          // "pkmsg" or "msg": how it travelled
-  std::int64_t t = 0;       // server timestamp, unix seconds
+  std::optional<InboxMedia> media;
+  std::string enc;               // "pkmsg" or "msg": how it travelled
+  std::int64_t t = 0;            // server timestamp, unix seconds
   std::int64_t received_ms = 0;  // when the phone decrypted it, unix milliseconds
 };
 
@@ -44,6 +58,8 @@ struct SentMessage {
   std::string chat;     // destination user JID (PN)
   base::Bytes message;  // the serialized wa::proto::Message
   std::int64_t t = 0;
+  std::string type = "text";  // the stanza type: text, media
+  std::string mediatype;      // the <enc> mediatype attribute of media messages
 };
 
 class PhoneClient {

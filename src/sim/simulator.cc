@@ -72,6 +72,18 @@ std::string Url(const char* scheme, const tcp::endpoint& ep, const char* path) {
   return std::string(scheme) + "://" + host + ":" + std::to_string(ep.port()) + path;
 }
 
+// host:port for media URLs: the loopback address when listening on every address (the
+// certificate names 127.0.0.1 and ::1).
+std::string HostPort(const tcp::endpoint& ep) {
+  auto address = ep.address();
+  if (address.is_unspecified()) {
+    address = address.is_v6() ? asio::ip::address(asio::ip::address_v6::loopback())
+                              : asio::ip::address(asio::ip::address_v4::loopback());
+  }
+  std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(ep.port());
+}
+
 }  // namespace
 
 int Run(const SimulatorOptions& options) {
@@ -117,13 +129,18 @@ int Run(const SimulatorOptions& options) {
     auto bytes = wa::crypto::RandomBytes(8);
     for (auto b : bytes) fault_seed = fault_seed << 8 | b;
   }
+  auto chat_ep = chat_acceptor->local_endpoint();
+  MediaOptions media;
+  media.host = options.media_host.empty() ? HostPort(chat_ep) : options.media_host;
+  media.max_upload_bytes = options.media_max_upload_mb << 20;
+  media.capacity_bytes = options.media_store_mb << 20;
   World world(ioc.get_executor(),
               {.noise_root = *root,
                .idle_timeout = std::chrono::milliseconds(
                    static_cast<std::int64_t>(options.idle_timeout_s * 1000)),
-               .fault_seed = fault_seed});
+               .fault_seed = fault_seed,
+               .media = media});
   world.StartIdleSweep();
-  auto chat_ep = chat_acceptor->local_endpoint();
   auto control_ep = control_acceptor->local_endpoint();
   ChatServer chat(ioc, world, *tls, std::move(*chat_acceptor));
   base::http::Server control(ioc, std::move(*control_acceptor), MakeControlRouter(world), {});
@@ -142,6 +159,7 @@ int Run(const SimulatorOptions& options) {
               Url("ws", chat_ep, "/ws/chat").c_str());
   std::printf("wasim control API %s\n", Url("http", control_ep, "").c_str());
   std::printf("wasim noise root public key %s\n", base::ToHex(root->public_key).c_str());
+  std::printf("wasim media host https://%s (the chat port)\n", media.host.c_str());
   std::printf("wasim TLS certificate %s\n", tls_files->cert.c_str());
   std::fflush(stdout);
 

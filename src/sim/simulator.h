@@ -16,6 +16,11 @@ struct SimulatorOptions {
   std::string log_level = "info";
   double idle_timeout_s = 90;   // drop connections silent this long; 0 disables
   std::uint64_t fault_seed = 0;  // initial seed of the fault PRNG (0: pick one at random)
+  // The media host lives on the chat port. Its name in media_conn and media URLs: empty means
+  // "<listen address>:<chat port>" (127.0.0.1 when listening on every address).
+  std::string media_host;
+  std::uint64_t media_max_upload_mb = 64;  // per upload
+  std::uint64_t media_store_mb = 512;      // all stored blobs together (LRU beyond)
 };
 
 // Serves until SIGINT/SIGTERM; returns the exit code. Start-up failures print one line on

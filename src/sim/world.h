@@ -21,11 +21,16 @@
 #include "base/bytes.h"
 #include "base/result.h"
 #include "sim/faults.h"
+#include "sim/media_store.h"
 #include "sim/messaging.h"
 #include "sim/phone.h"
 #include "wa/binary/node.h"
 #include "wa/crypto/crypto.h"
 #include "wa/noise/handshake.h"
+
+namespace wa::proto {
+class Message;
+}  // namespace wa::proto
 
 namespace sim {
 
@@ -61,6 +66,7 @@ struct WorldOptions {
   // ping every 20-30 s (01-connection.md §7.4).
   std::chrono::milliseconds idle_timeout{90'000};
   std::uint64_t fault_seed = 0;  // initial seed of the fault PRNG (POST /v1/faults may reseed)
+  MediaOptions media;            // the media host (media_store.h)
 };
 
 struct SignedPreKey {
@@ -184,6 +190,19 @@ class World {
     return it == phones_.end() ? nullptr : it->second.client.get();
   }
   const MessagingStats& messaging_stats() const { return messaging_.stats; }
+
+  // Media (world_media.cc). The phone fetches `url` (loopback only, fetch.h), encrypts it,
+  // uploads it to wasim's media host and sends the media message to `to` like SendText.
+  struct MediaSend {
+    std::string type;  // image, video, ptv, audio, document, sticker
+    std::string url;
+    std::string caption, file_name, mime;
+    bool ptt = false;  // audio as a voice note
+    std::optional<std::uint32_t> seconds;
+  };
+  boost::asio::awaitable<ControlResult<SentInfo>> SendMedia(std::string number, std::string to,
+                                                            MediaSend media);
+  MediaStore& media() { return media_; }
   struct QueueDepths {
     std::size_t messages = 0, receipts = 0, notifications = 0, unacked = 0;
   };
@@ -249,7 +268,20 @@ class World {
   void BroadcastPresence(const Phone& account);
   wa::binary::Node PresenceOf(const Phone& account) const;
 
+  // --- media (world_media.cc) ---
+  bool HandleMediaIq(Connection& conn, const wa::binary::Node& iq);
+  // What the phone makes of a received media message: it downloads the file from the media host
+  // and verifies it. nullopt when `message` carries no media.
+  std::optional<InboxMedia> PhoneReceiveMedia(const wa::proto::Message& message);
+
   // --- messaging: the simulated phones (world_phone.cc) ---
+  // The account `to` names (digits or a user JID without device).
+  ControlResult<Phone*> ResolveRecipient(const std::string& to);
+  // Encrypts `message` from the phone to every device of `peer` and to the phone's companions
+  // (as DeviceSentMessage) and routes it; `type` is the stanza type, `mediatype` (may be empty)
+  // the <enc>s' attribute.
+  SentInfo PhoneSend(Phone& phone, Phone& peer, const wa::proto::Message& message,
+                     std::string_view type, std::string_view mediatype);
   void PhoneReceive(const std::string& number, const wa::binary::Node& stanza);
   void PhoneOnMessage(Phone& phone, const wa::binary::Node& message);
   void PhoneOnRetry(Phone& phone, const wa::binary::Node& receipt);
@@ -277,6 +309,7 @@ class World {
   Stats stats_;
   Faults faults_;
   MessagingState messaging_;
+  MediaStore media_;
   boost::asio::steady_timer idle_timer_;
   // PBKDF2 with 131072 iterations takes 50-200 ms: run it off wasim's one thread.
   base::BlockingPool kdf_pool_{1};

@@ -97,13 +97,7 @@ std::optional<wa::signal::PreKeyBundle> RetryBundle(const Node& receipt, const N
 
 // --- control API ----------------------------------------------------------------------------
 
-ControlResult<World::SentInfo> World::SendText(const std::string& number, const std::string& to,
-                                               const std::string& text) {
-  Phone* phone = FindPhone(number);
-  if (!phone) return ControlError{404, "phone_not_found", "no simulated phone " + number};
-  if (text.empty() || text.size() > 65536) {
-    return ControlError{422, "invalid_text", "\"text\" must be 1 to 65536 bytes"};
-  }
+ControlResult<Phone*> World::ResolveRecipient(const std::string& to) {
   std::optional<Jid> chat;
   if (!to.empty() &&
       std::all_of(to.begin(), to.end(), [](char c) { return c >= '0' && c <= '9'; })) {
@@ -124,43 +118,63 @@ ControlResult<World::SentInfo> World::SendText(const std::string& number, const 
   if (!peer) {
     return ControlError{404, "recipient_not_found", chat->ToString() + " is not on the network"};
   }
+  return peer;
+}
 
+ControlResult<World::SentInfo> World::SendText(const std::string& number, const std::string& to,
+                                               const std::string& text) {
+  Phone* phone = FindPhone(number);
+  if (!phone) return ControlError{404, "phone_not_found", "no simulated phone " + number};
+  if (text.empty() || text.size() > 65536) {
+    return ControlError{422, "invalid_text", "\"text\" must be 1 to 65536 bytes"};
+  }
+  auto peer = ResolveRecipient(to);
+  if (!peer) return peer.error();
   wa::proto::Message message;
   message.set_conversation(text);
+  return PhoneSend(*phone, **peer, message, "text", "");
+}
+
+World::SentInfo World::PhoneSend(Phone& phone, Phone& peer, const wa::proto::Message& content,
+                                 std::string_view type, std::string_view mediatype) {
+  wa::proto::Message message = content;
   auto secret = wa::crypto::RandomBytes(32);
   message.mutable_message_context_info()->set_message_secret(std::string(base::AsChars(secret)));
   base::Bytes bytes = Serialize(message);
-  std::string destination = Jid::User(peer->number).ToString();
+  std::string destination = Jid::User(peer.number).ToString();
   base::Bytes copy = DeviceSentCopy(destination, bytes);
 
-  std::string id = wire::NewMessageId(phone->number);
+  std::string id = wire::NewMessageId(phone.number);
   // Every device of the recipient, and the phone's own companions (§3.3, §9.2.5). Always PN
   // addressed: the phone keys its sessions by phone number.
   std::vector<std::pair<Phone*, std::uint16_t>> targets;
-  for (auto d : DeviceIds(*peer)) {
-    if (peer != phone || d != 0) targets.emplace_back(peer, d);
+  for (auto d : DeviceIds(peer)) {
+    if (&peer != &phone || d != 0) targets.emplace_back(&peer, d);
   }
-  if (peer != phone) {
-    for (const auto& [d, _] : phone->companions) targets.emplace_back(phone, d);
+  if (&peer != &phone) {
+    for (const auto& [d, _] : phone.companions) targets.emplace_back(&phone, d);
   }
   Node::Children participants;
   for (auto [account, device] : targets) {
-    bool own = account == phone;
-    auto enc = PhoneEncrypt(*phone, *account, device, own ? copy : bytes);
+    bool own = account == &phone;
+    auto enc = PhoneEncrypt(phone, *account, device, own ? copy : bytes);
     if (!enc) {
-      spdlog::warn("phone {}: cannot encrypt for {}:{}: {}", phone->number, account->number, device,
+      spdlog::warn("phone {}: cannot encrypt for {}:{}: {}", phone.number, account->number, device,
                    enc.error().message());
       continue;
     }
+    Node enc_node = EncNode(*enc);
+    if (!mediatype.empty()) enc_node.SetAttr("mediatype", std::string(mediatype));
     participants.push_back(
         Node("to", {{"jid", Jid::User(account->number, static_cast<std::uint8_t>(device))}},
-             {EncNode(*enc)}));
+             {std::move(enc_node)}));
   }
   auto t = Now();
-  phone->client->RememberSent({id, destination, bytes, t});
-  Node stanza("message", {{"id", id}, {"to", Jid::User(peer->number)}, {"type", "text"}},
+  phone.client->RememberSent(
+      {id, destination, bytes, t, std::string(type), std::string(mediatype)});
+  Node stanza("message", {{"id", id}, {"to", Jid::User(peer.number)}, {"type", std::string(type)}},
               {Node("participants", {}, std::move(participants))});
-  RouteMessage(*phone, 0, stanza);
+  RouteMessage(phone, 0, stanza);
   return SentInfo{id, t};
 }
 
@@ -336,6 +350,7 @@ void World::PhoneOnMessage(Phone& phone, const Node& message) {
     } else if (content.has_extended_text_message()) {
       entry.text = content.extended_text_message().text();
     }
+    entry.media = PhoneReceiveMedia(content);  // downloads and verifies (world_media.cc)
     phone.client->AddInbox(std::move(entry));
   }
   // The delivery receipt doubles as the ack (§4.4); copies of our own sends get `sender`.
@@ -389,10 +404,11 @@ void World::PhoneOnRetry(Phone& phone, const Node& receipt) {
   }
   Node enc_node = EncNode(*enc);
   enc_node.SetAttr("count", std::to_string(count));
+  if (!sent->mediatype.empty()) enc_node.SetAttr("mediatype", sent->mediatype);
   Node out("message",
            {{"id", id},
             {"to", Jid::User(requester->number, static_cast<std::uint8_t>(device))},
-            {"type", "text"},
+            {"type", sent->type},
             {"device_fanout", "false"}},
            {std::move(enc_node)});
   if (own) {

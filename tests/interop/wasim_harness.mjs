@@ -1,7 +1,7 @@
 // Helpers for interop tests against a real wasim process: start it on free ports in a temporary
 // data dir, talk to its control API, and make Baileys sockets that trust its Noise root.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -10,11 +10,18 @@ import pino from 'pino'
 
 export const logger = pino({ level: process.env.BAILEYS_LOG ?? 'silent' })
 
-// `extraArgs` are appended to wasim's command line (e.g. ['--idle-timeout', '1']).
+// `extraArgs` are appended to wasim's command line (e.g. ['--idle-timeout', '1']). When
+// WASIM_TLS_DIR names a folder with tls-cert.pem and tls-key.pem (with_wasim_tls.mjs sets it, and
+// NODE_EXTRA_CA_CERTS to that certificate), wasim gets that TLS identity, so that this process
+// trusts its HTTPS media host and wss:// endpoint.
 export async function startWasim(extraArgs = []) {
 	const bin = process.env.WA_WASIM_BIN
 	if (!bin) throw new Error('WA_WASIM_BIN must name the wasim binary')
 	const dataDir = mkdtempSync(join(tmpdir(), 'wasim-'))
+	const tlsDir = process.env.WASIM_TLS_DIR
+	if (tlsDir && existsSync(join(tlsDir, 'tls-cert.pem'))) {
+		for (const name of ['tls-cert.pem', 'tls-key.pem']) copyFileSync(join(tlsDir, name), join(dataDir, name))
+	}
 	const proc = spawn(bin, ['--port', '0', '--control-port', '0', '--data-dir', dataDir,
 		'--log-level', process.env.WASIM_LOG ?? 'warn', ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] })
 	const lines = createInterface({ input: proc.stdout })
@@ -27,6 +34,7 @@ export async function startWasim(extraArgs = []) {
 			if ((m = line.match(/^wasim chat endpoint (\S+)/))) info.chatUrl = m[1]
 			if ((m = line.match(/^wasim control API (\S+)/))) info.controlUrl = m[1]
 			if ((m = line.match(/^wasim noise root public key ([0-9a-f]{64})/))) info.rootKey = m[1]
+			if ((m = line.match(/^wasim media host (\S+)/))) info.mediaUrl = m[1]
 			if ((m = line.match(/^wasim TLS certificate (\S+)/))) {
 				info.certPath = m[1]
 				clearTimeout(timer)

@@ -25,6 +25,17 @@ int main(int argc, char** argv) {
                  "initial seed of the fault-injection PRNG; 0 picks one (POST /v1/faults can "
                  "reseed)")
       ->capture_default_str();
+  app.add_option("--media-host", options.media_host,
+                 "host[:port] that media_conn and media URLs name (default: the listen address "
+                 "and the chat port, which also serves media)");
+  app.add_option("--media-max-upload", options.media_max_upload_mb,
+                 "largest accepted media upload, MiB")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--media-store", options.media_store_mb,
+                 "memory for stored media, MiB (least recently used blobs are dropped beyond)")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   options.data_dir = data_dir;
   return sim::Run(options);
