@@ -198,6 +198,12 @@ asio::awaitable<void> ServeHttp(Stream stream, beast::flat_buffer& buffer, World
       co_return;
     }
     parser.body_limit(max_upload);
+    if (!parser.is_done() && beast::iequals(head[http::field::expect], "100-continue")) {
+      // curl asks before sending large bodies; Baileys and whatsmeow send at once.
+      http::response<http::empty_body> go_on{http::status::continue_, version};
+      auto [cec, cn] = co_await http::async_write(stream, go_on, kTuple);
+      if (cec) co_return;
+    }
     if (!parser.is_done()) {
       // Uploads of tens of megabytes over loopback take well under this.
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(300));
