@@ -251,6 +251,32 @@ TEST(MediaStreaming, ArbitraryChunksEqualOneShot) {
   }
 }
 
+TEST(MediaStreaming, EncryptionOutputPerChunkIsBounded) {
+  // 8 MiB in 64 KiB pieces: each Update yields at most its input plus
+  // one block, and the caller's buffer is all the plaintext or ciphertext there is.
+  auto keys = *ExpandMediaKey(Bytes(32, 4), MediaType::kVideo);
+  constexpr std::size_t kPiece = 64 * 1024, kPieces = 128;
+  Bytes piece(kPiece);
+  Encryptor enc(keys);
+  crypto::Sha256Stream enc_file_hash;
+  Bytes out;
+  for (std::size_t i = 0; i < kPieces; ++i) {
+    for (std::size_t j = 0; j < kPiece; ++j) piece[j] = static_cast<std::uint8_t>(i + j);
+    out.clear();
+    ASSERT_TRUE(enc.Update(piece, out));
+    ASSERT_LE(out.size(), kPiece + 16);
+    enc_file_hash.Update(out);
+  }
+  out.clear();
+  auto h = enc.Finish(out);
+  ASSERT_TRUE(h.has_value());
+  ASSERT_LE(out.size(), 16 + kMacSize);
+  enc_file_hash.Update(out);
+  EXPECT_EQ(enc_file_hash.Finish(), h->file_enc_sha256);
+  EXPECT_EQ(h->file_length, kPiece * kPieces);
+  EXPECT_EQ(h->enc_length, kPiece * kPieces + 16 + kMacSize);
+}
+
 TEST(MediaStreaming, SpentCiphersRefuse) {
   auto keys = *ExpandMediaKey(Bytes(32, 1), MediaType::kImage);
   Bytes out;
