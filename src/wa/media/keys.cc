@@ -30,7 +30,7 @@ base::Result<std::array<std::uint8_t, 32>> MediaRetryKey(base::ByteView media_ke
   if (media_key.size() != kMediaKeySize) return MakeError(Errc::kBadMediaKey);
   base::Bytes key =
       crypto::Hkdf(media_key, {}, base::AsBytes("WhatsApp Media Retry Notification"), 32);
-  std::array<std::uint8_t, 32> out;
+  std::array<std::uint8_t, 32> out{};
   std::copy(key.begin(), key.end(), out.begin());
   return out;
 }
