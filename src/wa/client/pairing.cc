@@ -127,7 +127,7 @@ base::Result<crypto::Key32> UnwrapLinkingKey(std::string_view code, ByteView wra
   auto key = PairingKey(code, wrapped.subspan(0, 32));
   auto plain = crypto::AesCtr(key, wrapped.subspan(32, 16), wrapped.subspan(48, 32));
   if (!plain) return plain.error();
-  crypto::Key32 out;
+  crypto::Key32 out{};
   std::copy(plain->begin(), plain->end(), out.begin());
   return out;
 }
