@@ -69,10 +69,31 @@ struct ValueAccess {
   // `v` is freshly constructed (empty).
   static void SetText(Value& v, std::string_view text) {
     if (text.size() <= Value::kInlineCapacity) {
-      if (!text.empty()) std::memcpy(v.inline_, text.data(), text.size());
+      CopyInline(v.inline_, text.data(), text.size());
       v.size_ = static_cast<std::uint32_t>(text.size());
     } else {
       v.SetText(text);
+    }
+  }
+
+  // Copies n <= kInlineCapacity bytes with a few fixed-size (overlapping) moves instead of a
+  // call to memcpy; reads only [src, src + n).
+  static void CopyInline(char* dst, const char* src, std::size_t n) {
+    static_assert(Value::kInlineCapacity <= 48);
+    if (n >= 16) {
+      std::memcpy(dst, src, 16);
+      if (n > 32) std::memcpy(dst + 16, src + 16, 16);
+      std::memcpy(dst + n - 16, src + n - 16, 16);
+    } else if (n >= 8) {
+      std::memcpy(dst, src, 8);
+      std::memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n >= 4) {
+      std::memcpy(dst, src, 4);
+      std::memcpy(dst + n - 4, src + n - 4, 4);
+    } else if (n > 0) {
+      dst[0] = src[0];
+      dst[n / 2] = src[n / 2];
+      dst[n - 1] = src[n - 1];
     }
   }
   static void MarkRaw(Value& v) { v.kind_ = Value::Kind::kRaw; }
@@ -446,10 +467,8 @@ class Reader {
     if (attr_count != 0) {
       node.attrs.reserve(attr_count);
       for (std::size_t i = 0; i < attr_count; ++i) {
-        std::string_view key;
-        if (!ReadPlainView(key)) return false;
-        // Built from its parts: emplace_back() would zero the whole Attr first.
-        Attr& attr = node.attrs.emplace_back(Attr{std::string(key), Value()});
+        Attr& attr = node.attrs.emplace_back();
+        if (!ReadPlain(attr.key)) return false;
         const std::uint8_t* value_at = p_;
         std::uint8_t value_tag = 0;
         if (!ReadByte(value_tag) || !ReadValueAfterTag(value_tag, value_at, attr.value)) return false;
@@ -511,9 +530,9 @@ base::Result<Node, DecodeError> DecodeAt(base::ByteView data, std::size_t base, 
     }
   } trim;
   Reader reader(data, base, inflated, options, scratch);
-  Node node;
-  if (!reader.ReadRoot(node)) return reader.error();
-  return node;
+  base::Result<Node, DecodeError> result;  // the node is read in place, not moved in afterwards
+  if (!reader.ReadRoot(*result)) result = reader.error();
+  return result;
 }
 
 // Inflates a zlib stream (RFC 1950) into at most `cap` bytes. Like Node's zlib, bytes after the

@@ -134,6 +134,11 @@ std::ostream& operator<<(std::ostream& os, const Value& value);
 struct Attr {
   std::string key;
   Value value;
+
+  // Constructors rather than an aggregate so that a default-constructed Attr (a decoder's
+  // emplace_back()) is not zero-filled first; {key, value} works as before.
+  Attr() noexcept {}
+  Attr(std::string key, Value value) : key(std::move(key)), value(std::move(value)) {}
   friend bool operator==(const Attr&, const Attr&) = default;
 };
 
