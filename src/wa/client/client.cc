@@ -126,12 +126,13 @@ struct Conn {
 
 class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
  public:
-  Impl(asio::any_io_executor executor, Config config, DeviceStore& devices,
-       signal::Store& signal_store, EventSink sink, std::shared_ptr<Connector> connector)
+  Impl(asio::any_io_executor executor, Config config, StateStore& store, EventSink sink,
+       std::shared_ptr<Connector> connector)
       : ex_(asio::make_strand(executor)),
         config_(std::move(config)),
-        devices_(devices),
-        signal_(signal_store),
+        store_(store),
+        devices_(store.device_store()),
+        signal_(store.signal_store()),
         sink_(std::move(sink)),
         connector_(std::move(connector)),
         backoff_timer_(ex_),
@@ -243,12 +244,15 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     signal::SignedPreKey key = signal::GenerateSignedPreKey(
         creds_->identity_key, id, static_cast<std::uint64_t>(NowUnixMs()));
     if (auto stored = signal_.StoreSignedPreKey(key); !stored) co_return stored.error();
+    // The private key is durable before the server can hand its public half to anyone.
+    if (auto committed = co_await store_.Commit(); !committed) co_return committed.error();
     auto r = co_await SendIqOn(c, stanzas::RotateSignedPreKey(key), config_.timeouts.iq);
     if (!r) co_return r.error().ToErrorCode();
     Credentials updated = *creds_;
     updated.signed_pre_key = key;
     if (auto saved = devices_.Save(updated); !saved) co_return saved.error();
     creds_ = std::move(updated);
+    if (auto committed = co_await store_.Commit(); !committed) co_return committed.error();
     co_return base::Result<void>{};
   }
 
@@ -309,6 +313,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       if (action == Action::kWipeAndStop) {
         if (auto wiped = devices_.Wipe(); !wiped) {
           spdlog::error("{}: wiping the credentials failed: {}", name_, wiped.error().message());
+        } else if (auto committed = co_await store_.Commit(); !committed) {
+          spdlog::error("{}: committing the wipe failed: {}", name_, committed.error().message());
         }
         creds_.reset();
         Emit(LoggedOut{out.reason, out.code, out.on_connect});
@@ -641,10 +647,26 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     TrustPrimaryIdentity(verified->account_signature_key);
     c->paired = true;
     WakeSleepers(*c);
-    Send(*c, stanzas::PairDeviceSign(id, verified->key_index, verified->reply));
-    SendUnifiedSession(*c);
-    spdlog::info("{}: paired as {}", name_, creds_->me->ToString());
-    Emit(Paired{*creds_->me, creds_->lid.value_or(Jid()), creds_->platform, creds_->business_name});
+    c->tasks.Spawn(ex_, ConfirmPairing(shared_from_this(), c, std::move(id), verified->key_index,
+                                       std::move(verified->reply)));
+  }
+
+  // The reply to pair-success goes out only once the credentials are committed.
+  static asio::awaitable<void> ConfirmPairing(std::shared_ptr<Impl> self, std::shared_ptr<Conn> c,
+                                              std::string id, std::uint32_t key_index,
+                                              base::Bytes reply) {
+    if (auto committed = co_await self->store_.Commit(); !committed) {
+      self->Send(*c, stanzas::IqError(id, 500, "internal-error"));
+      self->Finish(*c, Outcome{DisconnectReason::kStoreFailed, 500, 0, {}, false,
+                               "committing the credentials failed: " + committed.error().message()});
+      co_return;
+    }
+    if (c->closing || c->end) co_return;
+    self->Send(*c, stanzas::PairDeviceSign(id, key_index, reply));
+    self->SendUnifiedSession(*c);
+    spdlog::info("{}: paired as {}", self->name_, self->creds_->me->ToString());
+    self->Emit(Paired{*self->creds_->me, self->creds_->lid.value_or(Jid()), self->creds_->platform,
+                      self->creds_->business_name});
   }
 
   // The primary's identity key, as both references store it: Signal device 0 of the account
@@ -804,6 +826,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // --- after login ---------------------------------------------------------------------------
 
   static asio::awaitable<void> PostLogin(std::shared_ptr<Impl> self, std::shared_ptr<Conn> c) {
+    if (auto committed = co_await self->store_.Commit(); !committed) {
+      self->Finish(*c, Outcome{DisconnectReason::kStoreFailed, 0, 0, {}, false,
+                               committed.error().message()});
+      co_return;
+    }
     co_await self->UploadPreKeysIfNeeded(c);
     if (c->closing || c->end) co_return;
     auto active = co_await self->SendIqOn(c, stanzas::Passive(true), self->config_.timeouts.iq);
@@ -901,6 +928,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       }
       creds_ = std::move(updated);
     }
+    // The private keys are durable before the server can hand their public halves out.
+    if (auto committed = co_await store_.Commit(); !committed) {
+      Finish(*c, Outcome{DisconnectReason::kStoreFailed, 0, 0, {}, false, committed.error().message()});
+      co_return;
+    }
     Node upload = stanzas::PreKeyUpload(creds_->registration_id,
                                         creds_->identity_key.public_key, keys,
                                         creds_->signed_pre_key);
@@ -914,6 +946,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         creds_->first_unuploaded_pre_key_id = id;
         if (auto saved = devices_.Save(*creds_); !saved) {
           spdlog::warn("{}: saving the prekey counter failed: {}", name_, saved.error().message());
+        } else if (auto committed = co_await store_.Commit(); !committed) {
+          spdlog::warn("{}: committing the prekey counter failed: {}", name_,
+                       committed.error().message());
         }
         spdlog::info("{}: uploaded {} prekeys", name_, count);
         co_return;
@@ -997,6 +1032,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   }
 
   Config config_;
+  StateStore& store_;
   DeviceStore& devices_;
   signal::Store& signal_;
   EventSink sink_;
@@ -1029,10 +1065,10 @@ std::span<const Client::Impl::HandlerEntry> Client::Impl::Handlers() {
 
 // --- Client ----------------------------------------------------------------------------------
 
-Client::Client(asio::any_io_executor executor, Config config, DeviceStore& devices,
-               signal::Store& signal_store, EventSink sink, std::shared_ptr<Connector> connector)
-    : impl_(std::make_shared<Impl>(std::move(executor), std::move(config), devices, signal_store,
-                                   std::move(sink), std::move(connector))) {}
+Client::Client(asio::any_io_executor executor, Config config, StateStore& store, EventSink sink,
+               std::shared_ptr<Connector> connector)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(config), store, std::move(sink),
+                                   std::move(connector))) {}
 
 Client::~Client() = default;
 

@@ -11,9 +11,11 @@
 // of heap over wss and 20 KB over ws, measured with 200 clients against wasim
 // (tests/integration/client, MemoryOfIdleConnectedClients).
 //
-// Stores: the DeviceStore and the wa::signal::Store must outlive the client and must only be used
-// by it while it runs (see credentials.h for who owns which key). Stop() must complete before
-// either is destroyed, and before the client itself is.
+// Stores: the StateStore (state_store.h: the DeviceStore and wa::signal::Store it hands out, and
+// its Prefetch/Commit) must outlive the client and must only be used by it while it runs (see
+// credentials.h for who owns which key). Stop() must complete before it is destroyed, and before
+// the client itself is. Every handler that changes stored state awaits Commit() before it sends
+// the ack, receipt or reply for the stanza that caused the change.
 //
 // Lifecycle: Start() runs until a terminal condition (Stop, logout, replaced, banned, outdated,
 // QR timeout...), reconnecting on its own otherwise; the last event of a run is
@@ -33,6 +35,7 @@
 #include "wa/binary/node.h"
 #include "wa/client/config.h"
 #include "wa/client/events.h"
+#include "wa/client/state_store.h"
 #include "wa/client/store.h"
 #include "wa/client/transport.h"
 #include "wa/signal/store.h"
@@ -64,8 +67,8 @@ enum class State {
 class Client {
  public:
   // `connector` defaults to the network (MakeNetworkConnector with `config`); tests inject one.
-  Client(boost::asio::any_io_executor executor, Config config, DeviceStore& devices,
-         signal::Store& signal_store, EventSink sink, std::shared_ptr<Connector> connector = nullptr);
+  Client(boost::asio::any_io_executor executor, Config config, StateStore& store, EventSink sink,
+         std::shared_ptr<Connector> connector = nullptr);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;

@@ -97,6 +97,26 @@ Node PairSuccess(const crypto::Key32& companion_identity, const crypto::KeyPair&
   return iq;
 }
 
+// The test's separate device and Signal stores as one StateStore; counts the commits.
+class SplitStateStore final : public StateStore {
+ public:
+  SplitStateStore(DeviceStore& devices, signal::Store& signal) : devices_(devices), signal_(signal) {}
+  signal::Store& signal_store() override { return signal_; }
+  DeviceStore& device_store() override { return devices_; }
+  asio::awaitable<base::Result<void>> Prefetch(const PrefetchRequest&) override {
+    co_return base::Result<void>();
+  }
+  asio::awaitable<base::Result<void>> Commit() override {
+    ++commits;
+    co_return base::Result<void>();
+  }
+  std::size_t commits = 0;
+
+ private:
+  DeviceStore& devices_;
+  signal::Store& signal_;
+};
+
 class ClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -118,7 +138,8 @@ class ClientTest : public ::testing::Test {
   }
 
   void MakeClient() {
-    client_ = std::make_unique<Client>(ioc_.get_executor(), config_, *devices_, *signal_,
+    state_ = std::make_unique<SplitStateStore>(*devices_, *signal_);
+    client_ = std::make_unique<Client>(ioc_.get_executor(), config_, *state_,
                                        [this](const Event& e) { events_.push_back(e); },
                                        connector_);
   }
@@ -252,6 +273,7 @@ class ClientTest : public ::testing::Test {
   Credentials creds_;
   std::unique_ptr<MemoryDeviceStore> devices_;
   std::unique_ptr<signal::MemoryStore> signal_;
+  std::unique_ptr<SplitStateStore> state_;
   std::shared_ptr<wa::testing::FakeConnector> connector_;
   std::unique_ptr<Client> client_;
   std::vector<Event> events_;

@@ -26,6 +26,7 @@
 #include "wa/client/client.h"
 #include "wa/client/errors.h"
 #include "wa/client/memory_device_store.h"
+#include "wa/client/memory_state_store.h"
 #include "wa/signal/memory_store.h"
 #include "wasim_process.h"
 
@@ -111,9 +112,13 @@ class ClientThread {
 // One linked device's state that outlives client instances: credentials and Signal keys.
 struct Device {
   explicit Device(const Credentials& c)
-      : devices(c), signal(c.identity_key, c.registration_id), identity(c.identity_key) {}
-  client::MemoryDeviceStore devices;
-  signal::MemoryStore signal;
+      : state(c),
+        devices(state.memory_device_store()),
+        signal(state.memory_signal_store()),
+        identity(c.identity_key) {}
+  client::MemoryStateStore state;
+  client::MemoryDeviceStore& devices;
+  signal::MemoryStore& signal;
   crypto::KeyPair identity;
 };
 
@@ -169,8 +174,8 @@ class WasimTest : public ::testing::Test {
   }
 
   std::unique_ptr<Client> MakeClient(Device& d, Recorder& r, client::Config config) {
-    return std::make_unique<Client>(thread_.ioc().get_executor(), std::move(config), d.devices,
-                                    d.signal, r.Sink());
+    return std::make_unique<Client>(thread_.ioc().get_executor(), std::move(config), d.state,
+                                    r.Sink());
   }
 
   int PreKeysOnServer(Client& c) {
