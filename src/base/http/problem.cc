@@ -19,6 +19,12 @@ Response Problem(const Request& req, beast_http::status status, std::string_view
   return res;
 }
 
+Response Problem(const Request& req, const ApiError& error) {
+  Response res = Problem(req, error.status, error.code, error.detail);
+  if (error.retry_after_s > 0) res.set(beast_http::field::retry_after, std::to_string(error.retry_after_s));
+  return res;
+}
+
 Response Json(const Request& req, beast_http::status status, std::string body) {
   Response res{status, req.version()};
   res.set(beast_http::field::content_type, "application/json");

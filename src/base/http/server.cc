@@ -140,7 +140,9 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Connection> conn) {
     } else if (ec) {
       break;  // the peer went away mid-request or sent something that is not HTTP
     } else {
-      res = co_await Dispatch(req, request_id);
+      boost::system::error_code peer_ec;
+      auto peer = conn->stream.socket().remote_endpoint(peer_ec);
+      res = co_await Dispatch(req, request_id, peer_ec ? std::string() : peer.address().to_string());
     }
     res.set("X-Request-Id", request_id);
     res.keep_alive(req.keep_alive() && !close_after && !draining());
@@ -162,7 +164,8 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Connection> conn) {
   connections_.erase(conn);
 }
 
-asio::awaitable<Response> Server::Dispatch(Request& req, std::string request_id) {
+asio::awaitable<Response> Server::Dispatch(Request& req, std::string request_id,
+                                           std::string remote_ip) {
   auto started = std::chrono::steady_clock::now();
   std::string_view target = req.target();
   auto q = target.find('?');
@@ -172,7 +175,8 @@ asio::awaitable<Response> Server::Dispatch(Request& req, std::string request_id)
   Response res;
   auto match = router_.Find(req.method(), path);
   if (match.handler) {
-    Context ctx{req, request_id, path, query, std::move(match.params), draining()};
+    Context ctx{req, request_id, path, query, std::move(match.params), draining(),
+                std::move(remote_ip)};
     try {
       res = co_await (*match.handler)(ctx);
     } catch (const std::exception& e) {

@@ -50,7 +50,8 @@ class Server {
   struct Connection;
   boost::asio::awaitable<void> AcceptLoop();
   boost::asio::awaitable<void> Serve(std::shared_ptr<Connection> conn);
-  boost::asio::awaitable<Response> Dispatch(Request& req, std::string request_id);
+  boost::asio::awaitable<Response> Dispatch(Request& req, std::string request_id,
+                                            std::string remote_ip);
 
   boost::asio::io_context& ioc_;
   Router router_;

@@ -23,6 +23,7 @@ struct Context {
   std::string_view query;   // after '?', may be empty
   std::vector<std::pair<std::string, std::string>> params;  // from {name} route segments
   bool draining = false;  // the server is shutting down (readiness reports it)
+  std::string remote_ip;  // the TCP peer's address (a proxy's, behind one)
 
   std::string_view Param(std::string_view name) const {
     for (const auto& [k, v] : params) {

@@ -126,6 +126,31 @@ const std::vector<Spec>& Specs() {
          c.master_key_hex = v;
          return std::nullopt;
        }},
+      {"plans.starter.sessions", Kind::kInt, "2", "sessions (linked numbers) per account on starter", false,
+       IntIn(0, 1000000, [](Config& c, long long v) { c.plans[0].sessions = int(v); })},
+      {"plans.starter.messages_per_month", Kind::kInt, "10000", "messages sent per calendar month on starter", false,
+       IntIn(0, 1LL << 40, [](Config& c, long long v) { c.plans[0].messages_per_month = v; })},
+      {"plans.starter.requests_per_minute", Kind::kInt, "120", "API requests per minute per key on starter", false,
+       IntIn(1, 1000000, [](Config& c, long long v) { c.plans[0].requests_per_minute = int(v); })},
+      {"plans.pro.sessions", Kind::kInt, "10", "sessions (linked numbers) per account on pro", false,
+       IntIn(0, 1000000, [](Config& c, long long v) { c.plans[1].sessions = int(v); })},
+      {"plans.pro.messages_per_month", Kind::kInt, "200000", "messages sent per calendar month on pro", false,
+       IntIn(0, 1LL << 40, [](Config& c, long long v) { c.plans[1].messages_per_month = v; })},
+      {"plans.pro.requests_per_minute", Kind::kInt, "600", "API requests per minute per key on pro", false,
+       IntIn(1, 1000000, [](Config& c, long long v) { c.plans[1].requests_per_minute = int(v); })},
+      {"plans.enterprise.sessions", Kind::kInt, "1000", "sessions (linked numbers) per account on enterprise", false,
+       IntIn(0, 1000000, [](Config& c, long long v) { c.plans[2].sessions = int(v); })},
+      {"plans.enterprise.messages_per_month", Kind::kInt, "10000000", "messages sent per calendar month on enterprise", false,
+       IntIn(0, 1LL << 40, [](Config& c, long long v) { c.plans[2].messages_per_month = v; })},
+      {"plans.enterprise.requests_per_minute", Kind::kInt, "6000", "API requests per minute per key on enterprise", false,
+       IntIn(1, 1000000, [](Config& c, long long v) { c.plans[2].requests_per_minute = int(v); })},
+      {"accounts.default_plan", Kind::kString, "starter", "plan of new accounts: starter, pro or enterprise",
+       false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         if (!c.FindPlan(v)) return "expected starter, pro or enterprise";
+         c.default_plan = v;
+         return std::nullopt;
+       }},
   };
   return specs;
 }

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -15,6 +16,15 @@
 #include "base/log.h"
 
 namespace gateway::config {
+
+// A plan's limits (issue: plans and quotas). Over `sessions` or `messages_per_month` the API
+// answers 402; over `requests_per_minute` (per API key) 429.
+struct Plan {
+  std::string name;
+  int sessions = 0;
+  long long messages_per_month = 0;
+  int requests_per_minute = 0;
+};
 
 struct Config {
   // [server]
@@ -33,6 +43,18 @@ struct Config {
   int store_threads = 2;
   // [security]
   std::string master_key_hex;  // empty: read or create <data_dir>/master.key
+  // [plans.<name>] and [accounts]
+  std::vector<Plan> plans = {{"starter", 2, 10000, 120},
+                             {"pro", 10, 200000, 600},
+                             {"enterprise", 1000, 10000000, 6000}};
+  std::string default_plan = "starter";
+
+  const Plan* FindPlan(std::string_view name) const {
+    for (const auto& p : plans) {
+      if (p.name == name) return &p;
+    }
+    return nullptr;
+  }
 
   std::filesystem::path SqlitePath() const {
     return sqlite_path.empty() ? data_dir / "wagate.db" : sqlite_path;

@@ -70,6 +70,43 @@ CREATE TABLE wa_sender_keys (
   PRIMARY KEY (session_id, group_id, sender_name, sender_device)
 ) STRICT;
 )sql"},
+      // Tenants: accounts, their API keys (only a SHA-256 of the secret is kept: keys are 190
+      // random bits, so a slow hash adds nothing) and dashboard logins (the cookie's token is
+      // kept as a SHA-256 too). Times are unix milliseconds.
+      {3, "accounts",
+       R"sql(
+CREATE TABLE accounts (
+  id            TEXT PRIMARY KEY,     -- "acc_" + random
+  email         TEXT NOT NULL UNIQUE, -- lower-cased
+  password_hash TEXT NOT NULL,        -- libsodium argon2id string
+  plan          TEXT NOT NULL,
+  suspended     INTEGER NOT NULL DEFAULT 0,
+  created_ms    INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE api_keys (
+  id           TEXT PRIMARY KEY,      -- "key_" + random
+  account_id   TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name         TEXT NOT NULL,
+  prefix       TEXT NOT NULL,         -- the first characters of the secret, for display
+  secret_hash  BLOB NOT NULL UNIQUE,  -- SHA-256 of the whole secret
+  read_only    INTEGER NOT NULL DEFAULT 0,
+  session_ids  TEXT NOT NULL DEFAULT '', -- comma-separated; empty = every session
+  created_ms   INTEGER NOT NULL,
+  last_used_ms INTEGER,
+  revoked_ms   INTEGER
+) STRICT;
+CREATE INDEX api_keys_by_account ON api_keys(account_id, created_ms);
+
+CREATE TABLE web_sessions (
+  token_hash BLOB PRIMARY KEY,        -- SHA-256 of the cookie's token
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  csrf_token TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX web_sessions_by_account ON web_sessions(account_id);
+)sql"},
   };
   return migrations;
 }
@@ -89,6 +126,7 @@ class CategoryImpl final : public boost::system::error_category {
         return "a stored secret does not decrypt under the master key (wrong key, or a row "
                "altered or moved)";
       case Errc::kInUse: return "the session's stored state is already open";
+      case Errc::kConflict: return "a unique value is already taken";
     }
     return "unknown store error";
   }

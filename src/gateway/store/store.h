@@ -23,6 +23,7 @@ enum class Errc {
   kUndecryptable,     // a sealed value failed authentication: wrong master key, or a row altered
                       // or moved to another row
   kInUse,             // the session's state is already open in this process
+  kConflict,          // a unique value (an email, a key hash) is already taken
 };
 const boost::system::error_category& Category();
 inline boost::system::error_code make_error_code(Errc e) { return {static_cast<int>(e), Category()}; }

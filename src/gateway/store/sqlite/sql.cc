@@ -20,6 +20,7 @@ Errc Classify(int rc) {
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
     case SQLITE_READONLY: return Errc::kUnavailable;
+    case SQLITE_CONSTRAINT: return Errc::kConflict;
     default: return Errc::kIo;
   }
 }
