@@ -2,6 +2,10 @@
 
 #include <zlib.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -28,9 +32,11 @@ void AppendNumber(std::string& out, unsigned value) {
   out.append(buf, ptr);
 }
 
-// Packed strings are decoded a byte (two characters) at a time from tables: what each byte
-// reads as, and for NIBBLE_8 whether it may stand in the middle (no flag), only last in an odd
-// length (kPadLow: low nibble 15, dropped), or nowhere (kBad: nibble 12..14, or 15 high).
+// Packed strings are decoded eight bytes at a time with SSE2 (RenderPacked8 below), else a byte
+// (two characters) at a time from tables: what each byte reads as, and for NIBBLE_8 whether it
+// may stand in the middle (no flag), only last in an odd length (kPadLow: low nibble 15,
+// dropped), or nowhere (kBad: nibble 12..14, or 15 high). The flags also find a bad nibble's
+// offset on either path.
 constexpr std::uint8_t kBad = 1;
 constexpr std::uint8_t kPadLow = 2;
 
@@ -60,6 +66,24 @@ constexpr PackedTables MakePackedTables() {
 }
 
 constexpr PackedTables kPacked = MakePackedTables();
+
+#if defined(__SSE2__)
+// Renders 8 packed bytes as 16 characters (high nibble first) and returns a bit per character
+// whose nibble is above 11 (invalid in NIBBLE_8 unless it is the pad).
+inline unsigned RenderPacked8(const std::uint8_t* src, char* dst, bool hex) {
+  const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src));
+  const __m128i low4 = _mm_set1_epi8(0x0F);
+  const __m128i nibbles = _mm_unpacklo_epi8(_mm_and_si128(_mm_srli_epi16(bytes, 4), low4),
+                                            _mm_and_si128(bytes, low4));
+  // Digits are '0' + n. Above 9: NIBBLE_8 has '-' and '.' ('0' + n - 13), HEX_8 'A'..'F'
+  // ('0' + n + 7).
+  const __m128i over9 = _mm_cmpgt_epi8(nibbles, _mm_set1_epi8(9));
+  const __m128i adjust = _mm_and_si128(over9, _mm_set1_epi8(static_cast<char>(hex ? 7 : -13)));
+  const __m128i chars = _mm_add_epi8(_mm_add_epi8(nibbles, _mm_set1_epi8('0')), adjust);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), chars);
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpgt_epi8(nibbles, _mm_set1_epi8(11))));
+}
+#endif
 
 }  // namespace
 
@@ -185,25 +209,40 @@ class Reader {
     if (n == 0 || 2 * n - (odd ? 1 : 0) > kPackedMax) [[unlikely]] return Fail(DecodeErrc::kBadPacked, tag_at);
     if (n > Remaining()) [[unlikely]] return Fail(DecodeErrc::kLengthExceedsInput, tag_at);
     const std::uint8_t* in = p_;
-    if (tag == kHex8) {
+    // 12..14 are never valid in NIBBLE_8; 15 (pad) only as the dropped last nibble of an odd
+    // length. `full` bytes are checked in the loop, an odd last byte after it.
+    const bool hex = tag == kHex8;
+    const std::size_t full = odd ? n - 1 : n;
+    bool bad = false;
+#if defined(__SSE2__)
+    // Eight bytes at a time. A block may reach past the string (never past the input): the
+    // extra characters land beyond the length in packed_, which holds 8 blocks, and their
+    // nibbles are not checked.
+    for (std::size_t i = 0; i < n; i += 8) {
+      const std::uint8_t* block = in + i;
+      std::uint8_t tail[8] = {};
+      if (static_cast<std::size_t>(end_ - block) < 8) [[unlikely]] {
+        for (std::size_t k = 0; k < n - i; ++k) tail[k] = block[k];
+        block = tail;
+      }
+      const unsigned over11 = RenderPacked8(block, packed_ + 2 * i, hex);
+      const std::size_t checked = full > i ? 2 * (full - i) : 0;  // characters of full bytes here
+      bad |= (checked >= 16 ? over11 : over11 & ((1u << checked) - 1)) != 0;
+    }
+    if (hex) bad = false;
+#else
+    if (hex) {
       for (std::size_t i = 0; i < n; ++i) std::memcpy(packed_ + 2 * i, kPacked.hex[in[i]], 2);
     } else {
-      // 12..14 are never valid; 15 (pad) only as the dropped last nibble of an odd length.
-      const std::size_t full = odd ? n - 1 : n;
-      std::uint8_t flags = 0;
-      for (std::size_t i = 0; i < full; ++i) {
-        flags |= kPacked.nibble_flags[in[i]];
-        std::memcpy(packed_ + 2 * i, kPacked.nibble[in[i]], 2);
-      }
-      if (odd) {
-        flags |= kPacked.nibble_flags[in[full]] & kBad;
-        std::memcpy(packed_ + 2 * full, kPacked.nibble[in[full]], 2);
-      }
-      if (flags != 0) [[unlikely]] {
-        std::size_t i = 0;
-        while (i < full && kPacked.nibble_flags[in[i]] == 0) ++i;
-        return Fail(DecodeErrc::kBadNibble, in + i);
-      }
+      for (std::size_t i = 0; i < n; ++i) std::memcpy(packed_ + 2 * i, kPacked.nibble[in[i]], 2);
+      for (std::size_t i = 0; i < full; ++i) bad |= (kPacked.nibble_flags[in[i]] != 0);
+    }
+#endif
+    if (!hex && odd) bad |= (kPacked.nibble_flags[in[full]] & kBad) != 0;
+    if (bad) [[unlikely]] {
+      std::size_t i = 0;
+      while (i < full && kPacked.nibble_flags[in[i]] == 0) ++i;
+      return Fail(DecodeErrc::kBadNibble, in + i);
     }
     p_ += n;
     out = std::string_view(packed_, 2 * n - (odd ? 1 : 0));
@@ -415,8 +454,26 @@ class Reader {
     }
   }
 
-  // A string item into a Value, keeping its wire form (raw, JID or text).
+  // A string item into a Value, keeping its wire form (raw, JID or text). Single-byte tokens
+  // and BINARY_8 strings (most values) are handled here; the rest out of line.
   bool ReadValueAfterTag(std::uint8_t tag, const std::uint8_t* tag_at, Value& out) {
+    if (tag >= 1 && tag < tokens::kSingleByteCount) [[likely]] {
+      detail::ValueAccess::SetText(out, tokens::kSingleByte[tag]);
+      return true;
+    }
+    if (tag == kBinary8) {
+      if (p_ == end_) [[unlikely]] return Fail(DecodeErrc::kTruncated, p_);
+      const std::size_t n = *p_;
+      if (n >= Remaining()) [[unlikely]] return Fail(DecodeErrc::kLengthExceedsInput, tag_at);
+      detail::ValueAccess::SetText(out, std::string_view(reinterpret_cast<const char*>(p_ + 1), n));
+      detail::ValueAccess::MarkRaw(out);
+      p_ += 1 + n;
+      return true;
+    }
+    return ReadValueSlow(tag, tag_at, out);
+  }
+
+  [[gnu::noinline]] bool ReadValueSlow(std::uint8_t tag, const std::uint8_t* tag_at, Value& out) {
     StringInfo info;
     std::string_view text;
     if (!ReadString(tag, tag_at, text, &info)) return false;
@@ -429,18 +486,19 @@ class Reader {
     return true;
   }
 
-  // A tag or attribute key: the text only (a view, as ReadString gives).
-  bool ReadPlainView(std::string_view& out) {
-    const std::uint8_t* tag_at = p_;
-    std::uint8_t tag = 0;
-    if (!ReadByte(tag)) return false;
-    return ReadString(tag, tag_at, out, nullptr);
-  }
-
+  // A tag or attribute key into `out`, which is empty: append rather than assign, which takes
+  // libstdc++'s simpler path. Single-byte tokens (most tags and keys) are handled here.
   bool ReadPlain(std::string& out) {
+    if (p_ == end_) [[unlikely]] return Fail(DecodeErrc::kTruncated, p_);
+    const std::uint8_t* tag_at = p_;
+    const std::uint8_t tag = *p_++;
+    if (tag >= 1 && tag < tokens::kSingleByteCount) [[likely]] {
+      out.append(tokens::kSingleByte[tag]);
+      return true;
+    }
     std::string_view text;
-    if (!ReadPlainView(text)) return false;
-    out.assign(text);
+    if (!ReadString(tag, tag_at, text, nullptr)) return false;
+    out.append(text);
     return true;
   }
 

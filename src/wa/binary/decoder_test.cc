@@ -161,6 +161,66 @@ TEST(Decoder, BadNibbles) {
   ExpectError("00 f8 02 19 ff 82 1f 23", DecodeErrc::kBadNibble, 6);
 }
 
+// Packed strings of every length, as the node's last item (the input ends with them) and as an
+// attribute value with more bytes after it, each with a bad nibble in every place in turn. The
+// expected texts and offsets come from the nibble rules, one nibble at a time.
+TEST(Decoder, PackedEveryLengthAndPlace) {
+  std::mt19937 rng(7);
+  const std::string nibble_chars = "0123456789-.";
+  const std::string hex_chars = "0123456789ABCDEF";
+  for (std::uint8_t tag : {kNibble8, kHex8}) {
+    const bool hex = tag == kHex8;
+    for (std::size_t chars = 1; chars <= kPackedMax; ++chars) {
+      const std::size_t n = (chars + 1) / 2;
+      const bool odd = chars % 2 == 1;
+      std::vector<std::uint8_t> nibbles;
+      std::string text;
+      for (std::size_t i = 0; i < 2 * n; ++i) {
+        std::uint8_t v = static_cast<std::uint8_t>(rng() % (hex ? 16 : 12));
+        if (i == 2 * n - 1 && odd) v = hex ? static_cast<std::uint8_t>(rng() % 16) : 15;
+        nibbles.push_back(v);
+        if (i < chars) text += (hex ? hex_chars : nibble_chars)[v];
+      }
+      auto packed = [&](const std::vector<std::uint8_t>& nib) {
+        base::Bytes out{tag, static_cast<std::uint8_t>(n | (odd ? 0x80 : 0))};
+        for (std::size_t i = 0; i < n; ++i) out.push_back(static_cast<std::uint8_t>(nib[2 * i] << 4 | nib[2 * i + 1]));
+        return out;
+      };
+      for (bool at_end : {true, false}) {
+        SCOPED_TRACE(::testing::Message() << (hex ? "hex " : "nibble ") << chars << (at_end ? " at end" : " inside"));
+        // <node tag=0x19 0x06=packed>, then for "inside" 12 bytes of BINARY_8 content.
+        auto frame = [&](const std::vector<std::uint8_t>& nib) {
+          base::Bytes f{0x00, kList8, static_cast<std::uint8_t>(at_end ? 3 : 4), 0x19, 0x06};
+          base::Bytes p = packed(nib);
+          f.insert(f.end(), p.begin(), p.end());
+          if (!at_end) {
+            f.insert(f.end(), {kBinary8, 12});
+            f.insert(f.end(), 12, 0xEE);
+          }
+          return f;
+        };
+        auto ok = Decode(frame(nibbles));
+        ASSERT_TRUE(ok.has_value()) << ok.error().Message();
+        EXPECT_EQ(ok->AttrOr("from"), text);
+        if (hex) continue;
+        constexpr std::size_t kFirstPackedByte = 7;
+        for (std::size_t i = 0; i < 2 * n; ++i) {
+          const bool last = i == 2 * n - 1;
+          for (std::uint8_t v : {12, 13, 14, 15}) {
+            if (last && odd && v == 15) continue;  // the pad where it belongs
+            std::vector<std::uint8_t> bad = nibbles;
+            bad[i] = v;
+            auto r = Decode(frame(bad));
+            ASSERT_FALSE(r.has_value()) << "nibble " << i << " = " << int{v};
+            EXPECT_EQ(r.error().code, DecodeErrc::kBadNibble);
+            EXPECT_EQ(r.error().offset, kFirstPackedByte + i / 2) << "nibble " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(Decoder, BadPacked) {
   ExpectError("00 f8 02 19 ff 00", DecodeErrc::kBadPacked, 4);
   ExpectError("00 f8 02 19 fb 80", DecodeErrc::kBadPacked, 4);
