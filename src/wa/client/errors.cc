@@ -30,6 +30,10 @@ class ClientCategory final : public boost::system::error_category {
       case Errc::kPairingRejected: return "pairing data did not verify";
       case Errc::kBadCredentials: return "stored credentials do not decode";
       case Errc::kServerError: return "the server answered with an error";
+      case Errc::kInvalidRecipient: return "not a phone number or user JID";
+      case Errc::kMessageRejected: return "the server refused the message";
+      case Errc::kNoDevices: return "no device to send to";
+      case Errc::kEncryptionFailed: return "no recipient device could be encrypted for";
     }
     return "unknown wa.client error";
   }

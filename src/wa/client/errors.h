@@ -28,6 +28,10 @@ enum class Errc {
   kPairingRejected,    // the pairing data did not verify (HMAC or signature)
   kBadCredentials,     // stored credentials that do not decode
   kServerError,        // the server answered an iq with an error
+  kInvalidRecipient,   // not a phone number or user JID we can send to
+  kMessageRejected,    // the server's ack carried an error: nobody received the message
+  kNoDevices,          // neither the recipient nor our own account has a device to send to
+  kEncryptionFailed,   // no recipient device could be encrypted for
 };
 
 const boost::system::error_category& Category();

@@ -31,6 +31,30 @@ std::string_view ToString(DisconnectReason reason) {
   return "unknown";
 }
 
+std::string_view ToString(ReceiptType type) {
+  switch (type) {
+    case ReceiptType::kDelivered: return "delivered";
+    case ReceiptType::kInactive: return "inactive";
+    case ReceiptType::kRead: return "read";
+    case ReceiptType::kReadSelf: return "read-self";
+    case ReceiptType::kPlayed: return "played";
+    case ReceiptType::kSender: return "sender";
+    case ReceiptType::kRetry: return "retry";
+    case ReceiptType::kPeerMsg: return "peer_msg";
+    case ReceiptType::kOther: return "other";
+  }
+  return "other";
+}
+
+std::string_view ToString(ChatStateKind kind) {
+  switch (kind) {
+    case ChatStateKind::kComposing: return "composing";
+    case ChatStateKind::kRecording: return "recording";
+    case ChatStateKind::kPaused: return "paused";
+  }
+  return "paused";
+}
+
 std::string Describe(const Event& event) {
   return std::visit(
       [](const auto& e) -> std::string {
@@ -66,8 +90,24 @@ std::string Describe(const Event& event) {
           return "KeepAliveTimeout{" + std::to_string(e.error_count) + "}";
         } else if constexpr (std::is_same_v<T, KeepAliveRestored>) {
           return "KeepAliveRestored";
-        } else {
+        } else if constexpr (std::is_same_v<T, OfflineSyncCompleted>) {
           return "OfflineSyncCompleted{" + std::to_string(e.count) + "}";
+        } else if constexpr (std::is_same_v<T, MessageAck>) {
+          return "MessageAck{" + e.id + ", " + e.chat.ToString() +
+                 (e.error ? ", error " + std::to_string(*e.error) : std::string()) + "}";
+        } else if constexpr (std::is_same_v<T, Receipt>) {
+          std::string s = "Receipt{" + std::string(ToString(e.type)) + ", " + e.chat.ToString() +
+                          " from " + e.from.ToString() + ",";
+          for (const auto& id : e.ids) s += " " + id;
+          return s + "}";
+        } else if constexpr (std::is_same_v<T, Message>) {
+          return "Message{" + e.id + ", " + e.chat.ToString() + " from " + e.sender.ToString() +
+                 (e.from_me ? " (me)" : "") + ", " + std::to_string(e.text.size()) + " chars}";
+        } else if constexpr (std::is_same_v<T, ChatState>) {
+          return "ChatState{" + e.chat.ToString() + ", " + std::string(ToString(e.state)) + "}";
+        } else {
+          static_assert(std::is_same_v<T, Presence>);
+          return "Presence{" + e.from.ToString() + (e.available ? ", available}" : ", unavailable}");
         }
       },
       event);

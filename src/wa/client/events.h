@@ -10,10 +10,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
+#include "base/bytes.h"
 #include "wa/binary/jid.h"
 
 namespace wa::client {
@@ -97,9 +100,85 @@ struct OfflineSyncCompleted {
   int count = 0;
 };
 
+// --- messaging ---
+
+// The server's <ack class="message"> for a message we sent: `error` is its error code when the
+// server refused the stanza (463, 479, ...), and then nobody received it.
+struct MessageAck {
+  std::string id;
+  binary::Jid chat;
+  std::optional<int> error;
+};
+
+enum class ReceiptType {
+  kDelivered,  // no type attribute
+  kInactive,   // delivered to a device that is not "available"
+  kRead,
+  kReadSelf,   // read, with read receipts turned off (own devices only)
+  kPlayed,
+  kSender,     // our own other device got the DeviceSentMessage copy
+  kRetry,      // handled by the client (re-encryption); reported too
+  kPeerMsg,
+  kOther,      // any other type (hist_sync, server-error, ...): see type_text
+};
+std::string_view ToString(ReceiptType type);
+
+// A receipt for messages we sent (or, from our own devices, for messages we received).
+struct Receipt {
+  std::vector<std::string> ids;  // the receipt's id, then its <list><item id> entries
+  binary::Jid chat;              // the conversation the ids belong to
+  binary::Jid from;              // the device (or user) that sent the receipt
+  ReceiptType type = ReceiptType::kDelivered;
+  std::string type_text;         // the raw type attribute
+  std::int64_t timestamp = 0;    // unix seconds (`t`), 0 when absent
+};
+
+// The message a reply quotes (ContextInfo stanzaId, participant, quotedMessage).
+struct QuotedMessage {
+  std::string id;
+  std::string participant;  // the quoted author's user JID
+  std::string text;         // the quoted text (conversation), may be empty
+};
+
+// A received message, after decryption. The gateway persists it in the client's message handler
+// (client.h) before the client acknowledges it.
+struct Message {
+  std::string id;
+  binary::Jid chat;     // the other party (for from_me, the chat our other device wrote to)
+  binary::Jid sender;   // the sending device as the stanza named it
+  std::optional<binary::Jid> sender_pn;   // the sender's phone-number user JID, when known
+  std::optional<binary::Jid> sender_lid;  // the sender's LID user JID, when known
+  bool from_me = false;
+  bool offline = false;          // delivered from the offline queue
+  std::int64_t timestamp = 0;    // unix seconds (`t`)
+  std::string push_name;         // `notify`
+  std::string text;              // conversation or extendedTextMessage.text ("" otherwise)
+  std::optional<QuotedMessage> quoted;
+  std::vector<std::string> mentions;  // mentionedJid
+  base::Bytes raw;               // the serialized wa::proto::Message (DeviceSentMessage unwrapped)
+};
+
+enum class ChatStateKind { kComposing, kRecording, kPaused };
+std::string_view ToString(ChatStateKind kind);
+
+// Someone is typing (or stopped) in `chat`.
+struct ChatState {
+  binary::Jid chat;
+  binary::Jid from;  // the typist: `participant` in groups, else the chat
+  ChatStateKind state = ChatStateKind::kPaused;
+};
+
+// A contact's availability.
+struct Presence {
+  binary::Jid from;
+  bool available = false;
+  std::optional<std::int64_t> last_seen;  // `last`, unix seconds, when given as a number
+};
+
 using Event = std::variant<Qr, QrTimeout, PairingCode, Paired, PairingFailed, Connected,
                            Disconnected, LoggedOut, StreamReplaced, TemporaryBan, ClientOutdated,
-                           KeepAliveTimeout, KeepAliveRestored, OfflineSyncCompleted>;
+                           KeepAliveTimeout, KeepAliveRestored, OfflineSyncCompleted, MessageAck,
+                           Receipt, Message, ChatState, Presence>;
 using EventSink = std::function<void(const Event&)>;
 
 // "Qr", "Disconnected{connection_lost, 408, retry in 1200 ms}", ... for logs and tests.
