@@ -53,3 +53,14 @@ for r in $(seq "$reps"); do
 done
 echo
 node "$repo/bench/summarize.mjs" "$raw" | tee "$out/summary.md"
+
+# ---- Sessions (issues 4 and 5): N wa::Clients, then Baileys sockets, on one wasim ------------
+# WA_BENCH_SESSIONS wa::Client sessions (default 1000, a few minutes; 0 skips this phase) and
+# WA_BENCH_SESSIONS_BAILEYS Baileys sockets (default 200) linked to the same wasim; the other
+# knobs (transports, idle window, concurrency) are described in bench/run-sessions-bench.sh.
+# Results go to BUILD/bench-results/sessions/ (JSON per run, summary.md).
+if [ "${WA_BENCH_SESSIONS:-1000}" -gt 0 ]; then
+  echo
+  echo "sessions benchmark (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  WA_BENCH_SESSIONS=${WA_BENCH_SESSIONS:-1000} "$repo/bench/run-sessions-bench.sh" "$build" "$out/sessions"
+fi

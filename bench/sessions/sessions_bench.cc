@@ -1,0 +1,629 @@
+// wa_sessions_bench: N wa::Clients in this process linked to one wasim, measured.
+//
+//   wa_sessions_bench --wasim build/release/src/bin/wasim --sessions 1000 --transport wss
+//                     --idle-seconds 60 --json out.json
+//
+// Phases (each timed, per-session latencies summarised as p50/p90/p99):
+//   phones  create N simulated phones through the control API
+//   link    per session: fresh credentials, Start, first QR -> POST .../scan, wait for Connected
+//           (link = Start..Connected; login_after_pair = Paired..Connected, the 515 restart)
+//   stop    every client stopped (the stores, with their 812 prekeys each, are kept)
+//   login   a new Client per stored device: Start..Connected, a full reconnect and login
+//   idle    S seconds with every session connected and pinging: this process's and wasim's RSS
+//           and CPU over the window, disconnects seen (should be 0)
+// Memory is read from /proc (VmRSS, VmHWM); per-session figures are given two ways: the whole
+// process over the sessions (stores included) and the connection alone (RSS with every session
+// connected minus RSS with the same stores and every client stopped).
+//
+// A send phase belongs between login and idle once the messaging layer exists: it would walk the
+// connected sessions with the same ForEach and record per-message latencies like the others.
+//
+// Clients run on --client-threads io_context threads (default 1: on two cores wasim takes the
+// other); the driver (control API calls, timing) runs on the main thread.
+#include <CLI/CLI.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <malloc.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/bytes.h"
+#include "control_client.h"
+#include "proc_stats.h"
+#include "wa/client/client.h"
+#include "wa/client/config.h"
+#include "wa/client/credentials.h"
+#include "wa/client/events.h"
+#include "wa/client/memory_state_store.h"
+
+namespace wa::bench {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+namespace http = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+struct Options {
+  std::string wasim_binary;
+  std::string control_url, chat_url, ca_file;  // an already running wasim
+  int wasim_pid = -1;
+  int sessions = 100;
+  std::string transport = "wss";
+  double idle_seconds = 60;
+  double sample_every = 10;
+  int concurrency = 64;
+  int client_threads = 1;
+  std::string phone_prefix = "1700";
+  double step_timeout = 120;
+  std::string json_path;
+};
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// One linked device: its stores outlive client instances; the rest is the current run's record,
+// touched only on the driver thread (events are posted there).
+struct Session {
+  std::size_t index = 0;
+  std::string phone;
+  std::unique_ptr<client::MemoryStateStore> state;
+  std::unique_ptr<client::Client> client;
+  std::unique_ptr<asio::steady_timer> wake;
+  bool failed = false;  // left out of later phases
+
+  std::optional<std::string> qr;
+  std::optional<Clock::time_point> started, paired_at, connected_at;
+  int connected = 0;
+  int disconnects = 0;
+  int qrs = 0;
+  bool ended = false;
+  std::string last_disconnect;
+
+  void ResetRun() {
+    qr.reset();
+    started.reset();
+    paired_at.reset();
+    connected_at.reset();
+    connected = disconnects = qrs = 0;
+    ended = false;
+    last_disconnect.clear();
+  }
+  bool up() const { return connected > 0 && !ended; }
+};
+
+void OnEvent(Session& s, const client::Event& e, Clock::time_point at) {
+  if (auto* qr = std::get_if<client::Qr>(&e)) {
+    ++s.qrs;
+    if (!s.qr) s.qr = qr->code;
+  } else if (std::holds_alternative<client::Paired>(e)) {
+    s.paired_at = at;
+  } else if (std::holds_alternative<client::Connected>(e)) {
+    if (s.connected++ == 0) s.connected_at = at;
+  } else if (auto* d = std::get_if<client::Disconnected>(&e)) {
+    ++s.disconnects;
+    s.last_disconnect = client::Describe(e);
+    if (!d->will_retry) s.ended = true;
+  }
+  s.wake->cancel();
+}
+
+template <class Pred>
+asio::awaitable<bool> WaitFor(Session& s, Pred pred, Clock::time_point deadline) {
+  while (!pred()) {
+    if (Clock::now() >= deadline) co_return false;
+    s.wake->expires_at(deadline);
+    co_await s.wake->async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_return true;
+}
+
+// Runs fn(0..n-1) with at most `concurrency` in flight; prints progress to stderr.
+asio::awaitable<void> ForEach(const char* what, std::size_t n, int concurrency,
+                              std::function<asio::awaitable<void>(std::size_t)> fn) {
+  auto ex = co_await asio::this_coro::executor;
+  std::size_t next = 0, finished = 0;
+  std::size_t step = std::max<std::size_t>(n / 10, 1);
+  auto start = Clock::now();
+  std::exception_ptr error;
+  asio::steady_timer done(ex, Clock::time_point::max());
+  auto worker = [&]() -> asio::awaitable<void> {
+    while (next < n) {
+      std::size_t i = next++;
+      co_await fn(i);
+      if (++finished % step == 0 || finished == n) {
+        std::fprintf(stderr, "  %s %zu/%zu (%.1f s)\n", what, finished, n,
+                     Seconds(Clock::now() - start));
+      }
+    }
+  };
+  int running = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(concurrency), n));
+  if (running == 0) co_return;
+  for (int w = running; w > 0; --w) {
+    asio::co_spawn(ex, worker(), [&](std::exception_ptr e) {
+      if (e && !error) error = e;
+      if (--running == 0) done.cancel();
+    });
+  }
+  co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (error) std::rethrow_exception(error);
+}
+
+json::object DistJson(const std::vector<double>& values) {
+  auto d = Summarize(values);
+  auto r = [](double v) { return std::round(v * 100) / 100; };
+  return {{"count", d.count}, {"min", r(d.min)}, {"p50", r(d.p50)}, {"p90", r(d.p90)},
+          {"p99", r(d.p99)},  {"max", r(d.max)}, {"mean", r(d.mean)}};
+}
+
+// /proc/loadavg's first three fields: other work on the machine skews every figure here.
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+json::object SampleJson(const std::optional<ProcSample>& s) {
+  if (!s) return {};
+  return {{"rss_kb", s->rss_kb}, {"hwm_kb", s->hwm_kb},
+          {"cpu_seconds", std::round(s->cpu_seconds * 100) / 100}};
+}
+
+class Bench {
+ public:
+  Bench(Options options, asio::io_context& driver, asio::io_context& clients,
+        WasimEndpoints wasim)
+      : options_(std::move(options)),
+        driver_(driver),
+        clients_(clients),
+        wasim_(std::move(wasim)),
+        control_(driver.get_executor(), wasim_.control_url) {}
+
+  asio::awaitable<int> Run();
+
+ private:
+  client::Config MakeConfig();
+  client::EventSink Sink(Session* s);
+  std::optional<ProcSample> Self() const { return ReadProc(::getpid()); }
+  std::optional<ProcSample> Wasim() const {
+    return wasim_.pid > 0 ? ReadProc(wasim_.pid) : std::nullopt;
+  }
+  asio::awaitable<json::value> Stats();
+  void Fail(Session& s, const std::string& why) {
+    s.failed = true;
+    ++failures_[why];
+  }
+  std::size_t Up() const {
+    std::size_t n = 0;
+    for (auto& s : sessions_) n += !s->failed && s->up();
+    return n;
+  }
+  asio::awaitable<void> StopAll(int concurrency);
+  asio::awaitable<void> Sleep(std::chrono::duration<double> d) {
+    asio::steady_timer t(driver_, std::chrono::duration_cast<Clock::duration>(d));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  Clock::time_point Deadline() const {
+    return Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>(options_.step_timeout));
+  }
+
+  Options options_;
+  asio::io_context& driver_;
+  asio::io_context& clients_;
+  WasimEndpoints wasim_;
+  ControlClient control_;
+  std::shared_ptr<asio::ssl::context> tls_;
+  std::vector<std::unique_ptr<Session>> sessions_;
+  std::map<std::string, int> failures_;
+};
+
+client::Config Bench::MakeConfig() {
+  client::Config config;
+  bool tls = options_.transport == "wss";
+  config.url = wasim_.chat_url;
+  if (tls) {
+    // The certificate names localhost and 127.0.0.1; the name exercises SNI as in production.
+    const std::string plain = "ws://127.0.0.1";
+    if (config.url.rfind(plain, 0) == 0) config.url.replace(0, plain.size(), "wss://localhost");
+    config.tls_context = tls_;  // one context for all, as the gateway does
+  }
+  auto root = base::FromHex(wasim_.root_key_hex);
+  if (root && root->size() == config.trust_root.size()) {
+    std::copy(root->begin(), root->end(), config.trust_root.begin());
+  }
+  config.push_name = "bench";
+  // Under a burst of thousands of handshakes on one core the defaults (20 s) are tight.
+  config.timeouts.connect = 60s;
+  return config;
+}
+
+client::EventSink Bench::Sink(Session* s) {
+  return [s, ex = driver_.get_executor()](const client::Event& e) {
+    auto at = Clock::now();
+    asio::post(ex, [s, e, at] { OnEvent(*s, e, at); });
+  };
+}
+
+asio::awaitable<json::value> Bench::Stats() {
+  std::string target = "/v1/stats";
+  auto r = co_await control_.Call(http::verb::get, std::move(target));
+  co_return r.status == 200 ? r.Json() : json::value();
+}
+
+asio::awaitable<void> Bench::StopAll(int concurrency) {
+  co_await ForEach("stop", sessions_.size(), concurrency,
+                   [this](std::size_t i) -> asio::awaitable<void> {
+                     auto& s = *sessions_[i];
+                     if (s.client) {
+                       co_await s.client->Stop();
+                       s.client.reset();
+                     }
+                   });
+}
+
+asio::awaitable<int> Bench::Run() {
+  const auto n = static_cast<std::size_t>(options_.sessions);
+  json::object out;
+  out["tool"] = "wa_sessions_bench";
+  out["sessions"] = n;
+  out["transport"] = options_.transport;
+  out["concurrency"] = options_.concurrency;
+  out["client_threads"] = options_.client_threads;
+  out["idle_seconds"] = options_.idle_seconds;
+  out["cores"] = std::thread::hardware_concurrency();
+  out["load_average_start"] = LoadAverage();
+  json::object phases, self_mem, wasim_mem;
+
+  if (options_.transport == "wss") {
+    auto tls = client::MakeTlsContext(wasim_.cert_path);
+    if (!tls) {
+      std::fprintf(stderr, "cannot load %s: %s\n", wasim_.cert_path.c_str(),
+                   tls.error().message().c_str());
+      co_return 1;
+    }
+    tls_ = *tls;
+  }
+  auto stats0 = co_await Stats();
+  if (!stats0.is_object()) {
+    std::fprintf(stderr, "wasim's control API does not answer at %s\n",
+                 wasim_.control_url.c_str());
+    co_return 1;
+  }
+  malloc_trim(0);
+  auto self_start = Self();
+  auto wasim_start = Wasim();
+  self_mem["start"] = SampleJson(self_start);
+  wasim_mem["start"] = SampleJson(wasim_start);
+
+  // phones
+  sessions_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto s = std::make_unique<Session>();
+    s->index = i;
+    char digits[16];
+    std::snprintf(digits, sizeof digits, "%07zu", i);
+    s->phone = options_.phone_prefix + digits;
+    s->wake = std::make_unique<asio::steady_timer>(driver_);
+    sessions_.push_back(std::move(s));
+  }
+  std::fprintf(stderr, "phones: creating %zu\n", n);
+  auto t0 = Clock::now();
+  co_await ForEach("phones", n, options_.concurrency, [this](std::size_t i) -> asio::awaitable<void> {
+    auto& s = *sessions_[i];
+    json::object body{{"phone", s.phone}, {"name", "Bench " + std::to_string(i)}};
+    std::string target = "/v1/phones";
+    auto r = co_await control_.Call(http::verb::post, std::move(target), json::serialize(body));
+    // 409: left by an earlier run against the same wasim; scanning links one more device.
+    if (r.status != 201 && r.status != 409) Fail(s, "create_phone_" + std::to_string(r.status));
+  });
+  double phones_s = Seconds(Clock::now() - t0);
+  phases["phones"] = {{"seconds", phones_s}, {"per_second", n / std::max(phones_s, 1e-9)}};
+  wasim_mem["phones"] = SampleJson(Wasim());
+
+  // link
+  std::fprintf(stderr, "link: %zu sessions, %d at a time\n", n, options_.concurrency);
+  std::vector<double> link_ms, scan_ms, pair_login_ms;
+  t0 = Clock::now();
+  co_await ForEach("link", n, options_.concurrency, [&](std::size_t i) -> asio::awaitable<void> {
+    auto& s = *sessions_[i];
+    if (s.failed) co_return;
+    s.state = std::make_unique<client::MemoryStateStore>(client::Credentials::New());
+    s.ResetRun();
+    s.client = std::make_unique<client::Client>(clients_.get_executor(), MakeConfig(), *s.state,
+                                                Sink(&s));
+    s.started = Clock::now();
+    s.client->Start();
+    auto deadline = Deadline();
+    if (!co_await WaitFor(s, [&] { return s.qr || s.ended; }, deadline) || !s.qr) {
+      Fail(s, "no_qr");
+      co_return;
+    }
+    auto scan_start = Clock::now();
+    // (Built outside the co_await: g++ 12 rejects string literals in a co_await expression.)
+    std::string target = "/v1/phones/" + s.phone + "/scan";
+    std::string scan_body = json::serialize(json::object{{"qr", *s.qr}});
+    auto r = co_await control_.Call(http::verb::post, std::move(target), std::move(scan_body));
+    if (r.status != 200) {
+      Fail(s, "scan_" + std::to_string(r.status));
+      co_return;
+    }
+    scan_ms.push_back(Ms(Clock::now() - scan_start));
+    if (!co_await WaitFor(s, [&] { return s.connected > 0 || s.ended; }, deadline) ||
+        !s.connected_at) {
+      Fail(s, "link_not_connected");
+      co_return;
+    }
+    link_ms.push_back(Ms(*s.connected_at - *s.started));
+    if (s.paired_at) pair_login_ms.push_back(Ms(*s.connected_at - *s.paired_at));
+  });
+  double link_s = Seconds(Clock::now() - t0);
+  std::size_t linked = Up();
+  phases["link"] = {{"seconds", link_s},
+                    {"linked", linked},
+                    {"per_second", linked / std::max(link_s, 1e-9)},
+                    {"link_ms", DistJson(link_ms)},
+                    {"scan_ms", DistJson(scan_ms)},
+                    {"login_after_pair_ms", DistJson(pair_login_ms)}};
+  self_mem["linked"] = SampleJson(Self());
+  wasim_mem["linked"] = SampleJson(Wasim());
+
+  // stop
+  std::fprintf(stderr, "stop: %zu clients\n", n);
+  t0 = Clock::now();
+  co_await StopAll(options_.concurrency);
+  phases["stop"] = {{"seconds", Seconds(Clock::now() - t0)}};
+  malloc_trim(0);
+  auto self_stopped = Self();
+  auto heap_stopped = mallinfo2().uordblks;
+  self_mem["stopped"] = SampleJson(self_stopped);
+
+  // login: a full reconnect with stored credentials
+  std::fprintf(stderr, "login: %zu sessions, %d at a time\n", linked, options_.concurrency);
+  std::vector<double> login_ms;
+  int unexpected_qr = 0;
+  t0 = Clock::now();
+  co_await ForEach("login", n, options_.concurrency, [&](std::size_t i) -> asio::awaitable<void> {
+    auto& s = *sessions_[i];
+    if (s.failed) co_return;
+    s.ResetRun();
+    s.client = std::make_unique<client::Client>(clients_.get_executor(), MakeConfig(), *s.state,
+                                                Sink(&s));
+    s.started = Clock::now();
+    s.client->Start();
+    if (!co_await WaitFor(s, [&] { return s.connected > 0 || s.ended; }, Deadline()) ||
+        !s.connected_at) {
+      Fail(s, "login_not_connected");
+      co_return;
+    }
+    if (s.qrs > 0) ++unexpected_qr;
+    login_ms.push_back(Ms(*s.connected_at - *s.started));
+  });
+  double login_s = Seconds(Clock::now() - t0);
+  co_await Sleep(2s);  // let post-login traffic settle before reading memory
+  std::size_t up = Up();
+  phases["login"] = {{"seconds", login_s},
+                     {"connected", up},
+                     {"per_second", up / std::max(login_s, 1e-9)},
+                     {"showed_qr", unexpected_qr},
+                     {"login_ms", DistJson(login_ms)}};
+  auto self_connected = Self();
+  auto heap_connected = mallinfo2().uordblks;
+  self_mem["connected"] = SampleJson(self_connected);
+  auto wasim_connected = Wasim();
+  wasim_mem["connected"] = SampleJson(wasim_connected);
+
+  // (send phase: here, once the messaging layer exists.)
+
+  // idle
+  std::fprintf(stderr, "idle: %.0f s with %zu connected\n", options_.idle_seconds, up);
+  int disconnects_before = 0;
+  for (auto& s : sessions_) disconnects_before += s->disconnects;
+  auto idle_start = Clock::now();
+  auto self_idle0 = Self();
+  auto wasim_idle0 = Wasim();
+  json::array samples;
+  double elapsed = 0;
+  while (elapsed < options_.idle_seconds) {
+    double step = std::min(options_.sample_every, options_.idle_seconds - elapsed);
+    co_await Sleep(std::chrono::duration<double>(step));
+    elapsed = Seconds(Clock::now() - idle_start);
+    json::object sample{{"t", std::round(elapsed * 10) / 10}};
+    if (auto s = Self()) sample["self_rss_kb"] = s->rss_kb;
+    if (auto w = Wasim()) sample["wasim_rss_kb"] = w->rss_kb;
+    samples.push_back(std::move(sample));
+  }
+  double idle_s = Seconds(Clock::now() - idle_start);
+  auto self_idle1 = Self();
+  auto wasim_idle1 = Wasim();
+  int disconnects_after = 0;
+  for (auto& s : sessions_) disconnects_after += s->disconnects;
+  auto stats_idle = co_await Stats();
+  json::object idle{{"seconds", idle_s},
+                    {"connected_at_end", Up()},
+                    {"disconnects", disconnects_after - disconnects_before},
+                    {"samples", std::move(samples)}};
+  if (self_idle0 && self_idle1) idle["self_cpu_percent"] = CpuPercent(*self_idle0, *self_idle1, idle_s);
+  if (wasim_idle0 && wasim_idle1) {
+    idle["wasim_cpu_percent"] = CpuPercent(*wasim_idle0, *wasim_idle1, idle_s);
+  }
+  if (stats_idle.is_object()) {
+    auto& o = stats_idle.as_object();
+    for (const char* k : {"connections", "logins", "pairings", "idle_closed", "frames_in", "frames_out"}) {
+      if (o.contains(k)) idle["wasim_" + std::string(k)] = o.at(k);
+    }
+  }
+  idle["load_average_end"] = LoadAverage();
+  phases["idle"] = std::move(idle);
+  self_mem["idle_end"] = SampleJson(self_idle1);
+  wasim_mem["idle_end"] = SampleJson(wasim_idle1);
+
+  // Per-session figures.
+  auto per = [](std::int64_t from, std::int64_t to, std::size_t count) {
+    return count ? std::round(static_cast<double>(to - from) / static_cast<double>(count) * 10) / 10
+                 : 0.0;
+  };
+  json::object per_session;
+  if (self_start && self_idle1) {
+    per_session["self_total_kb"] = per(self_start->rss_kb, self_idle1->rss_kb, up);
+  }
+  if (self_stopped && self_connected) {
+    per_session["self_connection_kb"] = per(self_stopped->rss_kb, self_connected->rss_kb, up);
+    per_session["self_stores_kb"] = self_start ? per(self_start->rss_kb, self_stopped->rss_kb, up) : 0.0;
+  }
+  per_session["self_connection_heap_kb"] =
+      per(static_cast<std::int64_t>(heap_stopped / 1024), static_cast<std::int64_t>(heap_connected / 1024), up);
+  if (wasim_start && wasim_idle1) {
+    per_session["wasim_kb"] = per(wasim_start->rss_kb, wasim_idle1->rss_kb, up);
+  }
+  out["phases"] = std::move(phases);
+  out["memory"] = {{"self", std::move(self_mem)}, {"wasim", std::move(wasim_mem)},
+                   {"per_session", std::move(per_session)}};
+  json::object fails;
+  for (auto& [k, v] : failures_) fails[k] = v;
+  out["failures"] = std::move(fails);
+
+  // shutdown
+  std::fprintf(stderr, "shutdown: stopping %zu clients\n", n);
+  t0 = Clock::now();
+  co_await StopAll(options_.concurrency);
+  out["shutdown_seconds"] = Seconds(Clock::now() - t0);
+
+  std::string text = json::serialize(out);
+  if (!options_.json_path.empty()) {
+    std::ofstream f(options_.json_path);
+    f << text << "\n";
+  }
+  std::printf("%s\n", text.c_str());
+  co_return (up == n && disconnects_after == disconnects_before) ? 0 : 3;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"wa_sessions_bench: N wa::Clients linked to one wasim; memory, login times, CPU"};
+  Options o;
+  app.add_option("--wasim", o.wasim_binary, "wasim binary to start (else --control and --chat-url)");
+  app.add_option("--control", o.control_url, "control API of a running wasim, http://127.0.0.1:PORT");
+  app.add_option("--chat-url", o.chat_url, "its chat endpoint, ws://127.0.0.1:PORT/ws/chat");
+  app.add_option("--ca-file", o.ca_file, "its tls-cert.pem (for wss)");
+  app.add_option("--wasim-pid", o.wasim_pid, "its pid, for its RSS and CPU");
+  app.add_option("--sessions", o.sessions, "number of sessions")->check(CLI::Range(1, 1000000))->capture_default_str();
+  app.add_option("--transport", o.transport, "ws or wss")->check(CLI::IsMember({"ws", "wss"}))->capture_default_str();
+  app.add_option("--idle-seconds", o.idle_seconds, "idle window")->check(CLI::Range(0.0, 86400.0))->capture_default_str();
+  app.add_option("--sample-seconds", o.sample_every, "RSS sample period in the idle window")->check(CLI::Range(0.1, 3600.0))->capture_default_str();
+  app.add_option("--concurrency", o.concurrency, "sessions linking or logging in at once")->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--client-threads", o.client_threads, "io_context threads for the clients")->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--phone-prefix", o.phone_prefix, "phone numbers are this + 7 digits")->capture_default_str();
+  app.add_option("--step-timeout", o.step_timeout, "seconds a session may take per phase")->capture_default_str();
+  app.add_option("--json", o.json_path, "write the results here too");
+  CLI11_PARSE(app, argc, argv);
+
+  if (o.phone_prefix.empty() || o.phone_prefix.size() > 8 || o.phone_prefix[0] == '0' ||
+      o.phone_prefix.find_first_not_of("0123456789") != std::string::npos) {
+    std::fprintf(stderr, "--phone-prefix: 1-8 digits, no leading 0\n");
+    return 2;
+  }
+  // Each session holds a socket here and one in wasim (which inherits this limit).
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+      nofile.rlim_cur < static_cast<rlim_t>(o.sessions) + 256) {
+    std::fprintf(stderr, "warning: file-descriptor limit %llu is below sessions + 256\n",
+                 static_cast<unsigned long long>(nofile.rlim_cur));
+  }
+
+  std::unique_ptr<WasimProcess> owned;
+  WasimEndpoints wasim;
+  if (!o.wasim_binary.empty()) {
+    std::string error;
+    owned = WasimProcess::Start(o.wasim_binary, {}, &error);
+    if (!owned) {
+      std::fprintf(stderr, "%s\n", error.c_str());
+      return 1;
+    }
+    wasim = owned->endpoints();
+  } else if (!o.control_url.empty() && !o.chat_url.empty()) {
+    wasim.control_url = o.control_url;
+    wasim.chat_url = o.chat_url;
+    wasim.cert_path = o.ca_file;
+    wasim.pid = o.wasim_pid;
+  } else {
+    std::fprintf(stderr, "give --wasim, or --control and --chat-url\n");
+    return 2;
+  }
+  std::fprintf(stderr, "wasim: chat %s, control %s, pid %d\n", wasim.chat_url.c_str(),
+               wasim.control_url.c_str(), static_cast<int>(wasim.pid));
+
+  asio::io_context driver;
+  if (wasim.root_key_hex.empty()) {
+    ControlClient c(driver.get_executor(), wasim.control_url);
+    asio::co_spawn(driver, c.Call(http::verb::get, "/v1/root-key"),
+                   [&](std::exception_ptr, HttpResult r) {
+                     auto v = r.Json();
+                     if (v.is_object() && v.as_object().contains("public_key_hex")) {
+                       wasim.root_key_hex = std::string(v.at("public_key_hex").as_string());
+                     }
+                   });
+    driver.run();
+    driver.restart();
+    if (wasim.root_key_hex.empty()) {
+      std::fprintf(stderr, "no root key from %s/v1/root-key\n", wasim.control_url.c_str());
+      return 1;
+    }
+  }
+
+  asio::io_context clients;
+  auto guard = asio::make_work_guard(clients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < o.client_threads; ++i) threads.emplace_back([&clients] { clients.run(); });
+
+  int rc = 1;
+  {
+    Bench bench(o, driver, clients, wasim);
+    asio::co_spawn(driver, bench.Run(), [&](std::exception_ptr e, int r) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          std::fprintf(stderr, "benchmark failed: %s\n", ex.what());
+        }
+        rc = 1;
+      } else {
+        rc = r;
+      }
+    });
+    driver.run();
+    guard.reset();
+    for (auto& t : threads) t.join();
+  }
+  return rc;
+}
+
+}  // namespace
+}  // namespace wa::bench
+
+int main(int argc, char** argv) { return wa::bench::Main(argc, argv); }
