@@ -22,6 +22,18 @@ const ratio = (a, b) => (a == null || b == null || !b ? '—' : `${(a / b).toFix
 const kb = v => (v == null ? null : v)
 const get = (run, path) => path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), run)
 
+// Heap in use (allocated, not counting freed memory the allocator keeps) per connected session,
+// between "every client stopped" and "every session connected again": malloc's in-use bytes for
+// ours, V8's heapUsed plus external (Buffers) for Baileys.
+function connectionHeap(r) {
+	if (r.tool === 'wa_sessions_bench') return get(r, 'memory.per_session.self_connection_heap_kb')
+	const a = get(r, 'memory.self.stopped')
+	const b = get(r, 'memory.self.connected')
+	const n = get(r, 'phases.login.connected')
+	if (!a || !b || !n) return null
+	return (b.heap_used_kb + b.external_kb - a.heap_used_kb - a.external_kb) / n
+}
+
 const rows = [
 	['sessions connected (of N)', r => get(r, 'phases.login.connected'), r => r.sessions, 'n'],
 	['phones created per s', r => get(r, 'phases.phones.per_second')],
@@ -34,6 +46,7 @@ const rows = [
 	['logins per s (whole round)', r => get(r, 'phases.login.per_second')],
 	['RSS per session, whole process, KB', r => kb(get(r, 'memory.per_session.self_total_kb'))],
 	['RSS per session, connection only, KB', r => kb(get(r, 'memory.per_session.self_connection_kb'))],
+	['heap per session, connection only, KB', connectionHeap],
 	['RSS per session, stored state (keys), KB', r => kb(get(r, 'memory.per_session.self_stores_kb'))],
 	['process RSS at idle end, MiB', r => (get(r, 'memory.self.idle_end.rss_kb') ?? 0) / 1024],
 	['process peak RSS (VmHWM), MiB', r => (get(r, 'memory.self.idle_end.hwm_kb') ?? 0) / 1024],

@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/log.h"
 #include "control_client.h"
 #include "proc_stats.h"
 #include "wa/client/client.h"
@@ -78,6 +79,7 @@ struct Options {
   std::string phone_prefix = "1700";
   double step_timeout = 120;
   std::string json_path;
+  std::string log_level = "warn";
 };
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
@@ -537,7 +539,11 @@ int Main(int argc, char** argv) {
   app.add_option("--phone-prefix", o.phone_prefix, "phone numbers are this + 7 digits")->capture_default_str();
   app.add_option("--step-timeout", o.step_timeout, "seconds a session may take per phase")->capture_default_str();
   app.add_option("--json", o.json_path, "write the results here too");
+  app.add_option("--log-level", o.log_level, "the clients' log level (trace ... off)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  base::InitLogging(o.log_level, base::LogFormat::kText);
 
   if (o.phone_prefix.empty() || o.phone_prefix.size() > 8 || o.phone_prefix[0] == '0' ||
       o.phone_prefix.find_first_not_of("0123456789") != std::string::npos) {
