@@ -173,6 +173,7 @@ base::http::Router MakeControlRouter(World& world) {
           auto out = faults_json();
           out["dropped"] = outcome->dropped;
           out["stream_errors"] = outcome->stream_errors;
+          out["corruptions_pending"] = outcome->corruptions_pending;
           co_return Ok(ctx, bhttp::status::ok, out);
         });
   r.Add(bhttp::verb::get, "/v1/faults", [faults_json](Context& ctx) -> asio::awaitable<Response> {

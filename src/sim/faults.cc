@@ -79,7 +79,7 @@ base::Result<FaultRequest, std::string> ParseFaultRequest(const json::object& bo
   if (auto bad = CheckKeys(body, "",
                            {"seed", "drop_connections", "stream_error", "frame_loss_probability",
                             "frame_delay_ms", "frame_delay_probability",
-                            "refuse_connections_for_s"})) {
+                            "refuse_connections_for_s", "corrupt_next_message"})) {
     return *bad;
   }
   if (body.empty()) return std::string("the body names no fault");
@@ -105,6 +105,19 @@ base::Result<FaultRequest, std::string> ParseFaultRequest(const json::object& bo
       return std::string("drop_connections must be \"all\" or {\"phone\", \"device\"}");
     }
     r.drop_connections = std::move(target);
+  }
+  if (auto it = body.find("corrupt_next_message"); it != body.end()) {
+    if (!it->value().is_object()) {
+      return std::string("corrupt_next_message must be an object {phone, device}");
+    }
+    const auto& o = it->value().as_object();
+    if (auto bad = CheckKeys(o, "corrupt_next_message", {"phone", "device"})) return *bad;
+    FaultTarget target;
+    if (auto bad = ParseTarget(o, "corrupt_next_message", true, &target)) return *bad;
+    if (!target.device) {
+      return std::string("corrupt_next_message.device (0 for the phone) is required");
+    }
+    r.corrupt_next_message = std::move(target);
   }
   if (auto it = body.find("stream_error"); it != body.end()) {
     if (!it->value().is_object()) {

@@ -40,6 +40,9 @@ struct FaultRequest {
   std::optional<std::chrono::milliseconds> frame_delay;
   std::optional<double> frame_delay_probability;
   std::optional<std::chrono::milliseconds> refuse_connections_for;
+  // One-shot: the next <message> routed to this device (0 = the phone itself) gets its first
+  // <enc> corrupted (last byte flipped), so that device cannot decrypt it and asks for a retry.
+  std::optional<FaultTarget> corrupt_next_message;
 };
 
 // Parses and range-checks a request; the error text names the offending field. Unknown fields

@@ -35,6 +35,23 @@ TEST(ParseFaultRequest, ReadsEveryField) {
   EXPECT_EQ(r->refuse_connections_for, 1500ms);
 }
 
+TEST(ParseFaultRequest, CorruptNextMessageNeedsPhoneAndDevice) {
+  auto r = Parse(R"({"corrupt_next_message": {"phone": "15550001111", "device": 0}})");
+  ASSERT_TRUE(r) << r.error();
+  ASSERT_TRUE(r->corrupt_next_message);
+  EXPECT_EQ(r->corrupt_next_message->phone, "15550001111");
+  EXPECT_EQ(r->corrupt_next_message->device, 0);
+  for (const char* bad : {R"({"corrupt_next_message": {"phone": "15550001111"}})",
+                          R"({"corrupt_next_message": {"device": 1}})",
+                          R"({"corrupt_next_message": {"phone": "15550001111", "device": 300}})",
+                          R"({"corrupt_next_message": {"phone": "1", "device": 1, "x": 1}})",
+                          R"({"corrupt_next_message": "all"})"}) {
+    auto e = Parse(bad);
+    ASSERT_FALSE(e) << bad;
+    EXPECT_NE(e.error().find("corrupt_next_message"), std::string::npos) << e.error();
+  }
+}
+
 TEST(ParseFaultRequest, AllAndTargetDefaults) {
   auto drop = Parse(R"({"drop_connections": "all"})");
   ASSERT_TRUE(drop);

@@ -528,6 +528,7 @@ void World::RouteMessage(Phone& sender, std::uint16_t device, const Node& messag
     if (device_identity) children.push_back(*device_identity);
     out.content = std::move(children);
     record.deliveries.push_back({jid.ToString(), std::move(kinds)});
+    TakeCorruption(owner->number, target_device, out);
     Deliver(*owner, target_device, std::move(out));
   }
   if (dest && dest != &sender) {

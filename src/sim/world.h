@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -153,8 +154,11 @@ class World {
   struct FaultOutcome {
     std::size_t dropped = 0;
     std::size_t stream_errors = 0;
+    std::size_t corruptions_pending = 0;  // corrupt_next_message faults not yet carried out
   };
   ControlResult<FaultOutcome> ApplyFaults(const FaultRequest& request);
+  // Carries out a pending corrupt_next_message fault for (phone, device) on `message`, if any.
+  bool TakeCorruption(const std::string& phone, std::uint16_t device, wa::binary::Node& message);
   Faults& faults() { return faults_; }
 
   // Idle connections: StartIdleSweep arms a timer that calls CloseIdle periodically.
@@ -308,6 +312,8 @@ class World {
   std::uint64_t next_iq_ = 1;
   Stats stats_;
   Faults faults_;
+  // corrupt_next_message faults waiting for their message: (phone number, device).
+  std::multiset<std::pair<std::string, std::uint16_t>> corrupt_next_;
   MessagingState messaging_;
   MediaStore media_;
   boost::asio::steady_timer idle_timer_;

@@ -259,6 +259,47 @@ TEST_F(WasimCompanionMessaging, CompanionDecryptsWhatAPhoneSendsAndItsReceiptIsT
   EXPECT_EQ((*inbox)[0].text, "hi companion");
 }
 
+TEST_F(WasimCompanionMessaging, CorruptNextMessageBreaksExactlyOneDelivery) {
+  Companion alice;
+  Link(alice, kAlice, 1);
+  UploadPreKeys(alice, 10);
+  FaultRequest unknown;
+  unknown.corrupt_next_message = FaultTarget{.phone = kAlice, .device = 7};
+  EXPECT_EQ(world_.ApplyFaults(unknown).error().code, "device_not_found");
+  FaultRequest corrupt;
+  corrupt.corrupt_next_message = FaultTarget{.phone = kAlice, .device = 1};
+  auto applied = world_.ApplyFaults(corrupt);
+  ASSERT_TRUE(applied);
+  EXPECT_EQ(applied->corruptions_pending, 1u);
+
+  auto first = world_.SendText(kBob, kAlice, "broken");
+  ASSERT_TRUE(first);
+  Settle();
+  auto got = Receive(alice);
+  const Node* message = FindById(got, first->id);
+  ASSERT_TRUE(message && message->Child("enc"));
+  auto address = wa::signal::Address::ForDevice(kBob, wa::signal::Domain::kPn, 0);
+  auto type = wa::signal::ParseEncType(message->Child("enc")->AttrOr("type"));
+  auto plain = alice.signal->Decrypt(*address, *type, *message->Child("enc")->ContentBytes());
+  ASSERT_FALSE(plain);
+  // The phone itself got its own copy intact.
+  auto inbox = world_.Inbox(kAlice, 0);
+  ASSERT_TRUE(inbox);
+  ASSERT_EQ(inbox->size(), 1u);
+  EXPECT_EQ((*inbox)[0].text, "broken");
+
+  // One-shot: the next message decrypts.
+  auto second = world_.SendText(kBob, kAlice, "fine");
+  ASSERT_TRUE(second);
+  Settle();
+  got = Receive(alice);
+  message = FindById(got, second->id);
+  ASSERT_TRUE(message);
+  auto content = Decrypt(alice, *message, kBob, 0);
+  ASSERT_TRUE(content);
+  EXPECT_EQ(content->conversation(), "fine");
+}
+
 TEST_F(WasimCompanionMessaging, OfflineMessagesWaitForLoginAndComeBackUntilAcked) {
   Companion alice;
   Link(alice, kAlice, 1);

@@ -32,13 +32,17 @@ std::vector<std::shared_ptr<Connection>> World::FaultTargets(const FaultTarget& 
 ControlResult<World::FaultOutcome> World::ApplyFaults(const FaultRequest& request) {
   // Check every target before doing anything, so that a bad request changes nothing.
   for (const FaultTarget* t : {request.drop_connections ? &*request.drop_connections : nullptr,
-                               request.stream_error ? &request.stream_error->target : nullptr}) {
+                               request.stream_error ? &request.stream_error->target : nullptr,
+                               request.corrupt_next_message ? &*request.corrupt_next_message
+                                                            : nullptr}) {
     if (!t || t->all) continue;
     auto phone = phones_.find(t->phone);
     if (phone == phones_.end()) {
       return ControlError{404, "phone_not_found", "no simulated phone " + t->phone};
     }
-    if (t->device && !phone->second.companions.count(*t->device)) {
+    // Device 0 is the phone itself: a target only for message corruption.
+    bool phone_itself = t == &*request.corrupt_next_message && t->device == 0;
+    if (t->device && !phone_itself && !phone->second.companions.count(*t->device)) {
       return ControlError{404, "device_not_found",
                           "device " + std::to_string(*t->device) + " is not linked to " + t->phone};
     }
@@ -46,6 +50,11 @@ ControlResult<World::FaultOutcome> World::ApplyFaults(const FaultRequest& reques
   faults_.Apply(request, std::chrono::steady_clock::now());
 
   FaultOutcome out;
+  if (request.corrupt_next_message) {
+    const auto& t = *request.corrupt_next_message;
+    corrupt_next_.insert({t.phone, *t.device});
+  }
+  out.corruptions_pending = corrupt_next_.size();
   if (request.stream_error) {
     const auto& e = *request.stream_error;
     std::vector<wa::binary::Attr> attrs;
@@ -70,6 +79,21 @@ ControlResult<World::FaultOutcome> World::ApplyFaults(const FaultRequest& reques
                  out.dropped);
   }
   return out;
+}
+
+bool World::TakeCorruption(const std::string& phone, std::uint16_t device, Node& message) {
+  auto it = corrupt_next_.find({phone, device});
+  if (it == corrupt_next_.end()) return false;
+  for (auto& child : *message.mutable_children()) {
+    if (child.tag != "enc") continue;
+    auto* bytes = std::get_if<base::Bytes>(&child.content);
+    if (!bytes || bytes->empty()) continue;
+    bytes->back() ^= 0x01;  // the MAC's last byte: the ciphertext no longer authenticates
+    corrupt_next_.erase(it);
+    spdlog::info("faults: corrupted message {} to {} device {}", message.AttrOr("id"), phone, device);
+    return true;
+  }
+  return false;
 }
 
 void World::StartIdleSweep() {
