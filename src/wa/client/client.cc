@@ -10,18 +10,24 @@
 
 #include <atomic>
 #include <charconv>
+#include <deque>
 #include <map>
 #include <span>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/task_group.h"
 #include "wa/client/errors.h"
+#include "wa/client/messages.h"
 #include "wa/client/pairing.h"
 #include "wa/client/payload.h"
 #include "wa/client/policy.h"
 #include "wa/client/stanzas.h"
 #include "wa/noise/errors.h"
 #include "wa/noise/frame.h"
+#include "wa/signal/prekey_message.h"
+#include "wa/signal/protocol.h"
 
 namespace wa::client {
 
@@ -87,6 +93,66 @@ int ParseInt(std::string_view s, int fallback) {
   return v;
 }
 
+// A set of recent keys that forgets the oldest beyond its capacity.
+class RecentSet {
+ public:
+  explicit RecentSet(std::size_t capacity) : capacity_(capacity) {}
+  bool Contains(const std::string& key) const { return keys_.contains(key); }
+  void Insert(const std::string& key) {
+    if (!keys_.insert(key).second) return;
+    order_.push_back(key);
+    if (order_.size() > capacity_) {
+      keys_.erase(order_.front());
+      order_.pop_front();
+    }
+  }
+
+ private:
+  std::size_t capacity_;
+  std::unordered_set<std::string> keys_;
+  std::deque<std::string> order_;
+};
+
+// A map that forgets its oldest entries beyond its capacity.
+template <class V>
+class RecentMap {
+ public:
+  explicit RecentMap(std::size_t capacity) : capacity_(capacity) {}
+  V* Find(const std::string& key) {
+    auto it = map_.find(key);
+    return it == map_.end() ? nullptr : &it->second;
+  }
+  V& operator[](const std::string& key) {
+    auto [it, inserted] = map_.try_emplace(key);
+    if (inserted) {
+      order_.push_back(key);
+      if (order_.size() > capacity_) {
+        map_.erase(order_.front());
+        order_.pop_front();
+        it = map_.find(key);
+      }
+    }
+    return it->second;
+  }
+
+ private:
+  std::size_t capacity_;
+  std::unordered_map<std::string, V> map_;
+  std::deque<std::string> order_;
+};
+
+// A message we sent, kept to answer retry receipts by re-encrypting it.
+struct SentRecord {
+  Jid chat;
+  std::string type;
+  std::string message;  // the serialized wa::proto::Message
+};
+
+// Bounds of the in-memory messaging state.
+constexpr std::size_t kRecentSent = 1024;
+constexpr std::size_t kRecentReceived = 4096;
+constexpr int kMaxRetries = 5;  // retry receipts per message, re-sends per (message, device)
+
 struct Waiter {
   explicit Waiter(asio::any_io_executor ex) : timer(std::move(ex)) {}
   asio::steady_timer timer;
@@ -122,6 +188,10 @@ struct Conn {
     base::Bytes ref;
   };
   std::optional<Link> link;
+  // Incoming message, receipt and device-notification stanzas, handled one at a time in order
+  // (each may await the store and iqs before its ack).
+  std::deque<Node> inbox;
+  bool inbox_running = false;
 };
 
 class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
@@ -133,6 +203,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         store_(store),
         devices_(store.device_store()),
         signal_(store.signal_store()),
+        protocol_(signal_),
         sink_(std::move(sink)),
         connector_(std::move(connector)),
         backoff_timer_(ex_),
@@ -529,6 +600,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       std::string_view type = node.AttrOr("type");
       if (node.tag == "ack" || type == "result" || type == "error") {
         std::string_view id = node.AttrOr("id");
+        // The server's acks of our receipts carry the message's id: not an answer we wait for.
+        if (node.tag == "ack" && node.AttrOr("class") != "message") return;
         if (!c->logout_id.empty() && id == c->logout_id && type == "result") {
           Finish(*c, Outcome{DisconnectReason::kLoggedOut, 401, 0, {}, false, "logout"});
         }
@@ -766,8 +839,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
           c->tasks.Spawn(ex_, UploadTask(shared_from_this(), c, config_.prekeys.top_up));
         }
       }
+    } else if (type == "devices") {
+      OnInbound(c, node);
     } else {
-      spdlog::debug("{}: notification type {} left for the layers above", name_, type);
+      // Acknowledged all the same, or the server would deliver it again on every connection.
+      spdlog::debug("{}: notification type {} acknowledged, not handled", name_, type);
+      Send(*c, stanzas::Ack(node));
     }
   }
 
@@ -1015,6 +1092,759 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     }
   }
 
+  // --- messaging: common ---------------------------------------------------------------------
+
+ public:
+  void SetMessageHandler(MessageHandler handler) { message_handler_ = std::move(handler); }
+
+ private:
+  // The logged-in connection, or null.
+  std::shared_ptr<Conn> LiveConnection() const {
+    auto c = current_;
+    if (!c || !c->logged_in || c->end || c->closing || !creds_ || !creds_->me) return nullptr;
+    return c;
+  }
+
+  bool IsMe(const Jid& jid) const {
+    if (!creds_ || !creds_->me) return false;
+    if (jid.IsUser()) return jid.user() == creds_->me->user();
+    if (jid.IsLid()) return creds_->lid && jid.user() == creds_->lid->user();
+    return false;
+  }
+
+  static base::Result<signal::Address> AddressOf(const Jid& device) {
+    return signal::Address::ForDevice(device.user(), device.server(), device.device());
+  }
+
+  void LearnLid(const Jid& pn_user, const Jid& lid_user) {
+    if (!pn_user.IsUser() || !lid_user.IsLid() || lid_user.user().empty()) return;
+    lid_of_pn_[pn_user.user()] = lid_user.user();
+    pn_of_lid_[lid_user.user()] = pn_user.user();
+  }
+
+  std::optional<Jid> LidOf(const Jid& user) const {
+    if (user.IsLid()) return user.ToNonAd();
+    auto it = lid_of_pn_.find(user.user());
+    if (!user.IsUser() || it == lid_of_pn_.end()) return std::nullopt;
+    return Jid::Lid(it->second);
+  }
+
+  std::optional<Jid> PnOf(const Jid& user) const {
+    if (user.IsUser()) return user.ToNonAd();
+    auto it = pn_of_lid_.find(user.user());
+    if (!user.IsLid() || it == pn_of_lid_.end()) return std::nullopt;
+    return Jid::User(it->second);
+  }
+
+  // <ack class="message"> as Baileys' buildAckStanza: the stanza's attributes, our device JID,
+  // and the nack code when there is one.
+  Node MessageAckStanza(const Node& message, int error = 0) const {
+    Node ack = stanzas::Ack(message);
+    if (creds_ && creds_->me) ack.SetAttr("from", *creds_->me);
+    if (error != 0) ack.SetAttr("error", std::to_string(error));
+    return ack;
+  }
+
+  // Prefetch is an optimisation: a failure only means the synchronous reads go to the database.
+  asio::awaitable<void> PrefetchFor(const PrefetchRequest& request) {
+    auto r = co_await store_.Prefetch(request);
+    if (!r) spdlog::debug("{}: prefetch failed: {}", name_, r.error().message());
+  }
+
+  // The device lists of `users`, from the cache or one usync query for the missing ones.
+  asio::awaitable<base::Result<std::map<std::string, std::vector<std::uint16_t>>>> GetDevices(
+      std::shared_ptr<Conn> c, std::vector<Jid> users) {
+    std::map<std::string, std::vector<std::uint16_t>> out;
+    std::vector<Jid> missing;
+    for (const Jid& user : users) {
+      std::string key = user.ToString();
+      if (auto it = device_cache_.find(key); it != device_cache_.end()) {
+        out[key] = it->second;
+      } else if (std::find(missing.begin(), missing.end(), user) == missing.end()) {
+        missing.push_back(user);
+      }
+    }
+    if (missing.empty()) co_return out;
+    Node query = UsyncDevicesQuery(missing, c->ids.Next());
+    auto r = co_await SendIqOn(c, std::move(query), config_.timeouts.iq);
+    if (!r) co_return r.error().ToErrorCode();
+    auto parsed = ParseUsyncDevices(*r);
+    if (!parsed) co_return parsed.error();
+    for (auto& entry : *parsed) {
+      if (entry.lid) LearnLid(entry.user, *entry.lid);
+      std::string key = entry.user.ToString();
+      device_cache_[key] = entry.devices;
+      out[key] = std::move(entry.devices);
+    }
+    co_return out;
+  }
+
+  // Builds sessions for `devices` that have none, from one prekey-bundle query. Devices whose
+  // bundle could not be had are left without a session (the caller skips them).
+  asio::awaitable<void> EnsureSessions(std::shared_ptr<Conn> c, std::vector<Jid> devices,
+                                       bool identity_reason) {
+    std::vector<Jid> missing;
+    for (const Jid& device : devices) {
+      auto address = AddressOf(device);
+      if (!address) continue;
+      auto has = protocol_.HasSession(*address);
+      if (has && !*has) missing.push_back(device);
+    }
+    if (missing.empty()) co_return;
+    Node query = PreKeyBundleQuery(missing, identity_reason);
+    auto r = co_await SendIqOn(c, std::move(query), config_.timeouts.iq);
+    if (!r) {
+      spdlog::warn("{}: prekey bundle fetch failed: {}", name_, r.error().Describe());
+      co_return;
+    }
+    auto bundles = ParsePreKeyBundles(*r);
+    if (!bundles) {
+      spdlog::warn("{}: malformed prekey bundle answer", name_);
+      co_return;
+    }
+    for (const auto& fetched : *bundles) {
+      auto address = AddressOf(fetched.jid);
+      if (!address || !fetched.bundle) {
+        spdlog::info("{}: no bundle for {}", name_, fetched.jid.ToString());
+        continue;
+      }
+      if (auto built = protocol_.ProcessPreKeyBundle(*address, *fetched.bundle); !built) {
+        spdlog::warn("{}: bundle of {} refused: {}", name_, fetched.jid.ToString(),
+                     built.error().message());
+      }
+    }
+  }
+
+  struct Encrypted {
+    Node to;
+    bool pkmsg = false;
+  };
+
+  base::Result<Encrypted> EncryptFor(const Jid& device, base::ByteView message) {
+    auto address = AddressOf(device);
+    if (!address) return address.error();
+    std::uint8_t random[1];
+    crypto::RandomBytes(random);
+    base::Bytes padded = PadMessage(message, random[0]);
+    auto enc = protocol_.Encrypt(*address, padded);
+    if (!enc) return enc.error();
+    Encrypted out;
+    out.pkmsg = enc->type == signal::MessageType::kPkMsg;
+    out.to = Node("enc", {{"v", "2"}, {"type", std::string(signal::EncType(enc->type))}},
+                  std::move(enc->ciphertext));
+    return out;
+  }
+
+  // --- messaging: sending ----------------------------------------------------------------------
+
+ public:
+  asio::awaitable<base::Result<SentMessage>> DoSendText(SendTextRequest request) {
+    auto c = LiveConnection();
+    if (!c) co_return MakeError(Errc::kNotConnected);
+    auto to = ParseRecipient(request.to);
+    if (!to) co_return to.error();
+    TextExtras extras;
+    extras.quoted = std::move(request.quoted);
+    if (extras.quoted && !extras.quoted->participant.empty()) {
+      auto participant = ParseRecipient(extras.quoted->participant);
+      if (!participant) co_return participant.error();
+      extras.quoted->participant = participant->ToString();
+    }
+    for (const auto& mention : request.mentions) {
+      auto jid = ParseRecipient(mention);
+      if (!jid) co_return jid.error();
+      extras.mentions.push_back(jid->ToString());
+    }
+    std::string id = request.id.empty() ? NewMessageId(creds_->me->user(), NowUnixMs() / 1000)
+                                        : std::move(request.id);
+    auto secret = crypto::RandomBytes(32);
+    proto::Message message = BuildTextMessage(request.text, extras, secret);
+    co_return co_await SendMessage(c, *to, std::move(id), std::move(message), "text");
+  }
+
+  asio::awaitable<base::Result<std::vector<ContactStatus>>> DoOnWhatsApp(
+      std::vector<std::string> phones) {
+    auto c = LiveConnection();
+    if (!c) co_return MakeError(Errc::kNotConnected);
+    std::vector<std::string> digits;
+    for (const auto& phone : phones) {
+      std::string d = NormalizePhone(phone);
+      if (d.empty()) co_return MakeError(Errc::kInvalidPhone);
+      digits.push_back(std::move(d));
+    }
+    if (digits.empty()) co_return std::vector<ContactStatus>{};
+    Node query = UsyncContactQuery(digits, c->ids.Next());
+    auto r = co_await SendIqOn(c, std::move(query), config_.timeouts.iq);
+    if (!r) co_return r.error().ToErrorCode();
+    co_return ParseUsyncContacts(*r, digits);
+  }
+
+  base::Result<void> DoSendChatState(const std::string& to, ChatStateKind state) {
+    auto c = LiveConnection();
+    if (!c) return MakeError(Errc::kNotConnected);
+    auto jid = ParseRecipient(to);
+    if (!jid) return jid.error();
+    // From our device JID in the chat's addressing (LID when writing to a LID).
+    Jid from = jid->IsLid() && creds_->lid ? *creds_->lid : *creds_->me;
+    Node child = state == ChatStateKind::kPaused ? Node("paused") : Node("composing");
+    if (state == ChatStateKind::kRecording) child.SetAttr("media", "audio");
+    return c->channel->Send(
+        Node("chatstate", {{"from", from}, {"to", *jid}}, Node::Children{std::move(child)}));
+  }
+
+  base::Result<void> DoMarkRead(const std::string& chat, const std::string& sender,
+                                const std::vector<std::string>& ids) {
+    auto c = LiveConnection();
+    if (!c) return MakeError(Errc::kNotConnected);
+    if (ids.empty()) return {};
+    auto chat_jid = Jid::Parse(chat);
+    if (!chat_jid || chat_jid->user().empty()) {
+      auto user = ParseRecipient(chat);
+      if (!user) return user.error();
+      chat_jid = *user;
+    }
+    Node receipt("receipt", {{"id", ids[0]}, {"to", chat_jid->ToNonAd()}, {"type", "read"},
+                             {"t", std::to_string(NowUnixMs() / 1000)}});
+    // The author is named only in groups (Baileys' readMessages, whatsmeow's MarkRead).
+    if (!sender.empty() && (chat_jid->IsGroup() || chat_jid->IsBroadcast())) {
+      auto author = Jid::Parse(sender);
+      if (!author) return MakeError(Errc::kInvalidRecipient);
+      receipt.SetAttr("participant", *author);
+    }
+    if (ids.size() > 1) {
+      Node::Children items;
+      for (std::size_t i = 1; i < ids.size(); ++i) items.push_back(Node("item", {{"id", ids[i]}}));
+      receipt.content = Node::Children{Node("list", {}, std::move(items))};
+    }
+    return c->channel->Send(receipt);
+  }
+
+ private:
+  // Fans `message` out to every device of `to` and our own other devices (the latter get the
+  // DeviceSentMessage copy), then waits for the server's ack.
+  asio::awaitable<base::Result<SentMessage>> SendMessage(std::shared_ptr<Conn> c, Jid to,
+                                                          std::string id, proto::Message message,
+                                                          std::string type) {
+    Jid me = to.IsLid() && creds_->lid ? creds_->lid->ToNonAd() : creds_->me->ToNonAd();
+    std::uint16_t my_device = creds_->me->device();
+    std::vector<Jid> users{to, me};
+    auto devices = co_await GetDevices(c, users);
+    if (!devices) co_return devices.error();
+    std::vector<Jid> peers, own;
+    for (std::uint16_t d : (*devices)[to.ToString()]) {
+      peers.push_back(to.WithDevice(static_cast<std::uint8_t>(d)));
+    }
+    if (!IsMe(to)) {
+      for (std::uint16_t d : (*devices)[me.ToString()]) {
+        if (d != my_device) own.push_back(me.WithDevice(static_cast<std::uint8_t>(d)));
+      }
+    }
+    if (peers.empty()) co_return MakeError(Errc::kNoDevices);
+    std::vector<Jid> all = peers;
+    all.insert(all.end(), own.begin(), own.end());
+
+    PrefetchRequest prefetch;
+    for (const Jid& device : all) {
+      if (auto address = AddressOf(device)) prefetch.addresses.push_back(*address);
+    }
+    co_await PrefetchFor(prefetch);
+    co_await EnsureSessions(c, all, false);
+
+    std::string plain, copy;
+    message.SerializeToString(&plain);
+    WrapDeviceSent(message, to).SerializeToString(&copy);
+    Node::Children participants;
+    bool any_pkmsg = false;
+    for (const Jid& device : all) {
+      bool is_own = std::find(own.begin(), own.end(), device) != own.end();
+      auto enc = EncryptFor(device, base::ToBytes(is_own ? copy : plain));
+      if (!enc) {
+        spdlog::info("{}: not encrypting {} for {}: {}", name_, id, device.ToString(),
+                     enc.error().message());
+        continue;
+      }
+      any_pkmsg |= enc->pkmsg;
+      participants.push_back(Node("to", {{"jid", device}}, Node::Children{std::move(enc->to)}));
+    }
+    if (participants.empty()) co_return MakeError(Errc::kEncryptionFailed);
+    // The ratchet steps are durable before the ciphertexts leave.
+    if (auto committed = co_await store_.Commit(); !committed) co_return committed.error();
+    Node stanza("message", {{"id", id}, {"to", to}, {"type", type}},
+                Node::Children{Node("participants", {}, std::move(participants))});
+    if (any_pkmsg) stanza.mutable_children()->push_back(Node("device-identity", {}, creds_->account));
+    sent_[id] = SentRecord{to, type, std::move(plain)};
+    if (c->closing || c->end) co_return MakeError(Errc::kDisconnected);
+    auto ack = co_await SendIqOn(c, std::move(stanza), config_.timeouts.iq);
+    if (!ack) co_return ack.error().ToErrorCode();
+    if (auto error = ack->GetAttr("error")) {
+      int code = ParseInt(*error, -1);
+      Emit(MessageAck{id, to, code});
+      if (!ack->AttrOr("phash").empty()) device_cache_.erase(to.ToString());
+      co_return MakeError(Errc::kMessageRejected);
+    }
+    std::int64_t t = 0;
+    if (auto text = ack->GetAttr("t")) {
+      std::from_chars(text->data(), text->data() + text->size(), t);
+    }
+    Emit(MessageAck{id, to, std::nullopt});
+    co_return SentMessage{id, t};
+  }
+
+  // --- messaging: receiving --------------------------------------------------------------------
+
+  void OnInbound(const std::shared_ptr<Conn>& c, const Node& node) {
+    c->inbox.push_back(node);
+    if (c->inbox_running) return;
+    c->inbox_running = true;
+    c->tasks.Spawn(ex_, InboxWorker(shared_from_this(), c));
+  }
+
+  static asio::awaitable<void> InboxWorker(std::shared_ptr<Impl> self, std::shared_ptr<Conn> c) {
+    while (!c->inbox.empty() && !c->closing && !c->end) {
+      Node node = std::move(c->inbox.front());
+      c->inbox.pop_front();
+      if (node.tag == "message") {
+        co_await self->HandleMessage(c, node);
+      } else if (node.tag == "receipt") {
+        co_await self->HandleReceipt(c, node);
+      } else if (node.tag == "notification") {
+        co_await self->HandleDevicesNotification(c, node);
+      }
+    }
+    c->inbox_running = false;
+  }
+
+  // One <enc> decrypted without writing anything: BeforeCommit keeps the plaintext and stops
+  // the call before the ratchet moves. The real decryption runs once the owner has the message.
+  base::Result<base::Bytes> DecryptDry(signal::MessageType type, const std::string& group,
+                                       const signal::Address& address, base::ByteView bytes) {
+    base::Bytes plain;
+    const base::error_code stop = MakeError(Errc::kCancelled);
+    signal::BeforeCommit keep = [&plain, &stop](base::ByteView p) {
+      plain.assign(p.begin(), p.end());
+      return stop;
+    };
+    if (type == signal::MessageType::kSkMsg) {
+      auto r = protocol_.GroupDecrypt(group, address, bytes, keep);
+      if (r) return std::move(*r);  // cannot happen: the hook always stops
+      if (r.error() == stop) return plain;
+      return r.error();
+    }
+    auto r = protocol_.Decrypt(address, type, bytes, keep);
+    if (r) return std::move(r->plaintext);
+    if (r.error() == stop) return plain;
+    return r.error();
+  }
+
+  base::error_code DecryptForReal(signal::MessageType type, const std::string& group,
+                                  const signal::Address& address, base::ByteView bytes) {
+    if (type == signal::MessageType::kSkMsg) {
+      auto r = protocol_.GroupDecrypt(group, address, bytes);
+      return r ? base::error_code() : r.error();
+    }
+    auto r = protocol_.Decrypt(address, type, bytes);
+    return r ? base::error_code() : r.error();
+  }
+
+  asio::awaitable<void> HandleMessage(std::shared_ptr<Conn> c, const Node& node) {
+    std::string id(node.AttrOr("id"));
+    auto from = node.GetJid("from");
+    if (id.empty() || !from) {
+      Send(*c, MessageAckStanza(node, 488));
+      co_return;
+    }
+    bool group = from->IsGroup() || from->IsBroadcast();
+    std::optional<Jid> author = group ? node.GetJid("participant") : from;
+    auto recipient = node.GetJid("recipient");
+    if (!author || author->user().empty()) {
+      Send(*c, MessageAckStanza(node, 488));
+      co_return;
+    }
+    bool from_me = IsMe(*author);
+    Jid chat = group ? from->ToNonAd()
+                     : (from_me && recipient ? recipient->ToNonAd() : from->ToNonAd());
+    // PN <-> LID pairs the stanza teaches (02-messaging.md §2.4).
+    for (std::string_view key : {"sender_lid", "participant_lid"}) {
+      if (auto lid = node.GetJid(key); lid && author->IsUser()) LearnLid(author->ToNonAd(), lid->ToNonAd());
+    }
+    for (std::string_view key : {"sender_pn", "participant_pn"}) {
+      if (auto pn = node.GetJid(key); pn && author->IsLid()) LearnLid(pn->ToNonAd(), author->ToNonAd());
+    }
+    auto address = AddressOf(*author);
+    auto encs = node.ChildrenByTag("enc");
+    if (!address || encs.empty()) {
+      // Nothing we can decrypt (a placeholder, or a sender we cannot address): seen, acked.
+      Send(*c, MessageAckStanza(node));
+      co_return;
+    }
+    std::string group_id = chat.ToString();
+
+    PrefetchRequest prefetch;
+    prefetch.addresses.push_back(*address);
+    for (const Node* enc : encs) {
+      auto bytes = enc->ContentBytes();
+      if (!bytes) continue;
+      if (enc->AttrOr("type") == "pkmsg") {
+        if (auto pre_key = signal::PreKeyMessagePreKeyId(*bytes); pre_key && *pre_key) {
+          prefetch.pre_key_ids.push_back(**pre_key);
+        }
+      } else if (enc->AttrOr("type") == "skmsg") {
+        prefetch.sender_keys.push_back(SenderKeyId{group_id, *address});
+      }
+    }
+    co_await PrefetchFor(prefetch);
+
+    // Pass 1: decrypt without moving any ratchet.
+    struct Part {
+      signal::MessageType type;
+      base::ByteView bytes;
+    };
+    std::vector<Part> parts;
+    proto::Message content;
+    bool duplicate = false;
+    base::error_code failure;
+    bool state_written = false;
+    for (const Node* enc : encs) {
+      auto type = signal::ParseEncType(enc->AttrOr("type"));
+      auto bytes = enc->ContentBytes();
+      if (!type || !bytes) continue;  // msmsg and other kinds we do not read
+      auto plain = DecryptDry(*type, group_id, *address, *bytes);
+      if (!plain) {
+        if (plain.error() == signal::Errc::kDuplicateMessage) {
+          duplicate = true;
+        } else {
+          failure = plain.error();
+          spdlog::info("{}: cannot decrypt {} {} from {}: {}", name_, enc->AttrOr("type"), id,
+                       author->ToString(), plain.error().message());
+        }
+        continue;
+      }
+      auto body = UnpadMessage(*plain);
+      proto::Message part;
+      if (!body || !part.ParseFromArray(body->data(), static_cast<int>(body->size()))) {
+        failure = MakeError(Errc::kProtocol);
+        spdlog::info("{}: message {} from {} is not a padded Message", name_, id,
+                     author->ToString());
+        continue;
+      }
+      if (part.has_sender_key_distribution_message() && group) {
+        // Installing a sender key is idempotent, so it may happen before the owner has the
+        // message: a redelivery installs it again.
+        const auto& skdm = part.sender_key_distribution_message();
+        auto bytes_skdm = base::ToBytes(skdm.axolotl_sender_key_distribution_message());
+        auto installed = protocol_.ProcessSenderKeyDistribution(group_id, *address, bytes_skdm);
+        if (!installed) {
+          spdlog::info("{}: sender key from {} refused: {}", name_, author->ToString(),
+                       installed.error().message());
+        }
+        state_written = true;
+        part.clear_sender_key_distribution_message();
+      }
+      if (part.has_device_sent_message()) {
+        if (from_me && part.device_sent_message().has_destination_jid()) {
+          if (auto dest = Jid::Parse(part.device_sent_message().destination_jid())) {
+            chat = dest->ToNonAd();
+          }
+        }
+        proto::Message inner = part.device_sent_message().message();
+        if (part.has_message_context_info() && !inner.has_message_context_info()) {
+          *inner.mutable_message_context_info() = part.message_context_info();
+        }
+        part = std::move(inner);
+      }
+      content.MergeFrom(part);
+      parts.push_back(Part{*type, *bytes});
+    }
+
+    if (parts.empty() && !duplicate && failure) {
+      co_await SendRetryReceipt(c, node, *author);
+      co_return;
+    }
+    Node receipt("receipt", {{"id", id}, {"to", *from}});
+    if (auto participant = node.GetJid("participant")) receipt.SetAttr("participant", *participant);
+    bool peer = node.AttrOr("category") == "peer";
+    if (peer) {
+      receipt.SetAttr("type", "peer_msg");
+    } else if (from_me) {
+      receipt.SetAttr("type", "sender");
+      if (recipient) receipt.SetAttr("recipient", *recipient);
+    }
+    if (parts.empty()) {
+      // A redelivery whose ratchet step is already committed: acknowledged, nothing new.
+      if (state_written) co_await store_.Commit();
+      Send(*c, duplicate ? receipt : MessageAckStanza(node));
+      co_return;
+    }
+
+    Message event;
+    event.id = id;
+    event.chat = chat;
+    event.sender = *author;
+    event.sender_pn = PnOf(*author);
+    event.sender_lid = LidOf(*author);
+    event.from_me = from_me;
+    event.offline = node.HasAttr("offline");
+    event.timestamp = ParseInt(node.AttrOr("t"), 0);
+    event.push_name = std::string(node.AttrOr("notify"));
+    auto text = ReadTextContent(content);
+    event.text = std::move(text.text);
+    event.quoted = std::move(text.extras.quoted);
+    event.mentions = std::move(text.extras.mentions);
+    std::string raw;
+    content.SerializeToString(&raw);
+    event.raw = base::ToBytes(raw);
+    std::string key = chat.ToString() + "|" + id;
+    bool deliver = !peer && !received_.Contains(key);
+    if (deliver && message_handler_) {
+      auto handled_task = message_handler_(event);
+      auto handled = co_await std::move(handled_task);
+      if (!handled) {
+        // Not acknowledged, nothing committed: the server delivers it again.
+        spdlog::warn("{}: the message handler refused {}: {}", name_, id, handled.error().message());
+        co_return;
+      }
+    }
+    // Pass 2: the same decryptions, now writing the ratchet steps.
+    for (const Part& part : parts) {
+      if (auto ec = DecryptForReal(part.type, group_id, *address, part.bytes)) {
+        spdlog::error("{}: decrypting {} again failed: {}", name_, id, ec.message());
+      }
+    }
+    if (auto committed = co_await store_.Commit(); !committed) {
+      spdlog::error("{}: commit failed; {} stays unacknowledged: {}", name_, id,
+                    committed.error().message());
+      Finish(*c, Outcome{DisconnectReason::kStoreFailed, 0, 0, {}, false, committed.error().message()});
+      co_return;
+    }
+    Send(*c, receipt);
+    if (!deliver) co_return;
+    received_.Insert(key);
+    Emit(std::move(event));
+  }
+
+  // The retry receipt of Baileys' sendRetryRequest, then a nack (500) of the stanza.
+  asio::awaitable<void> SendRetryReceipt(std::shared_ptr<Conn> c, const Node& node, Jid author) {
+    std::string id(node.AttrOr("id"));
+    int& asked = retries_asked_[author.ToString() + "|" + id];
+    // A re-sent message says which attempt it was: continue from there (whatsmeow).
+    for (const Node* enc : node.ChildrenByTag("enc")) {
+      asked = std::max(asked, ParseInt(enc->AttrOr("count"), 0));
+    }
+    int count = ++asked;
+    if (count > kMaxRetries) {
+      spdlog::warn("{}: giving up on {} from {} after {} retries", name_, id, author.ToString(),
+                   kMaxRetries);
+      Send(*c, MessageAckStanza(node, 500));
+      co_return;
+    }
+    Node receipt("receipt", {{"id", id}, {"type", "retry"}, {"to", *node.GetJid("from")}});
+    if (auto recipient = node.GetJid("recipient")) receipt.SetAttr("recipient", *recipient);
+    if (auto participant = node.GetJid("participant")) receipt.SetAttr("participant", *participant);
+    auto reg = signal::EncodeRegistrationId(creds_->registration_id);
+    Node::Children children{
+        Node("retry", {{"count", std::to_string(count)},
+                       {"id", id},
+                       {"t", std::string(node.AttrOr("t"))},
+                       {"v", "1"},
+                       {"error", "0"}}),
+        Node("registration", {}, base::Bytes(reg.begin(), reg.end()))};
+    if (count > 1 || node.ChildrenByTag("enc").empty()) {
+      // A fresh one-time prekey for the sender to build a new session with; kept (not uploaded)
+      // so that the pkmsg it answers with decrypts.
+      signal::PreKey key{creds_->next_pre_key_id, crypto::GenerateKeyPair()};
+      if (auto stored = signal_.StorePreKey(key); !stored) {
+        spdlog::error("{}: storing a retry prekey failed: {}", name_, stored.error().message());
+        co_return;
+      }
+      Credentials updated = *creds_;
+      updated.next_pre_key_id = signal::NextPreKeyId(key.id);
+      if (updated.first_unuploaded_pre_key_id == key.id) {
+        updated.first_unuploaded_pre_key_id = updated.next_pre_key_id;
+      }
+      if (auto saved = devices_.Save(updated); !saved) {
+        spdlog::error("{}: saving the prekey counter failed: {}", name_, saved.error().message());
+        co_return;
+      }
+      creds_ = std::move(updated);
+      auto kid = signal::EncodeKeyId(key.id);
+      auto sid = signal::EncodeKeyId(creds_->signed_pre_key.id);
+      const auto& spk = creds_->signed_pre_key;
+      children.push_back(Node(
+          "keys", {},
+          Node::Children{
+              Node("type", {}, base::Bytes{signal::kKeyType}),
+              Node("identity", {},
+                   base::Bytes(creds_->identity_key.public_key.begin(),
+                               creds_->identity_key.public_key.end())),
+              Node("key", {},
+                   Node::Children{Node("id", {}, base::Bytes(kid->begin(), kid->end())),
+                                  Node("value", {},
+                                       base::Bytes(key.key_pair.public_key.begin(),
+                                                   key.key_pair.public_key.end()))}),
+              Node("skey", {},
+                   Node::Children{Node("id", {}, base::Bytes(sid->begin(), sid->end())),
+                                  Node("value", {},
+                                       base::Bytes(spk.key_pair.public_key.begin(),
+                                                   spk.key_pair.public_key.end())),
+                                  Node("signature", {},
+                                       base::Bytes(spk.signature.begin(), spk.signature.end()))}),
+              Node("device-identity", {}, creds_->account)}));
+    }
+    receipt.content = std::move(children);
+    if (auto committed = co_await store_.Commit(); !committed) {
+      spdlog::error("{}: commit failed before a retry receipt: {}", name_,
+                    committed.error().message());
+      co_return;
+    }
+    if (c->closing || c->end) co_return;
+    Send(*c, receipt);
+    Send(*c, MessageAckStanza(node, 500));
+  }
+
+  asio::awaitable<void> HandleReceipt(std::shared_ptr<Conn> c, const Node& node) {
+    auto from = node.GetJid("from");
+    std::string_view type = node.AttrOr("type");
+    if (from && type == "retry") co_await Resend(c, node, *from);
+    if (c->closing || c->end) co_return;
+    Send(*c, stanzas::Ack(node));
+    if (!from) co_return;
+    Receipt receipt;
+    receipt.ids.emplace_back(node.AttrOr("id"));
+    if (const Node* list = node.Child("list")) {
+      for (const Node* item : list->ChildrenByTag("item")) receipt.ids.emplace_back(item->AttrOr("id"));
+    }
+    auto recipient = node.GetJid("recipient");
+    receipt.chat = recipient ? recipient->ToNonAd() : from->ToNonAd();
+    receipt.from = node.GetJid("participant").value_or(*from);
+    receipt.type = ParseReceiptType(type);
+    receipt.type_text = std::string(type);
+    receipt.timestamp = ParseInt(node.AttrOr("t"), 0);
+    Emit(std::move(receipt));
+  }
+
+  // A peer could not decrypt a message we sent: encrypt it again for that device only, on a
+  // fresh session when the receipt carries keys (or the old one looks wrong), §3.6.
+  asio::awaitable<void> Resend(std::shared_ptr<Conn> c, const Node& receipt, Jid device) {
+    std::string id(receipt.AttrOr("id"));
+    const SentRecord* sent = sent_.Find(id);
+    const Node* retry = receipt.Child("retry");
+    if (!sent || !retry) {
+      spdlog::info("{}: retry receipt for {} that we do not hold", name_, id);
+      co_return;
+    }
+    SentRecord record = *sent;  // the map may drop it while we wait
+    int& resent = resends_[id + "|" + device.ToString()];
+    if (++resent > kMaxRetries) co_return;
+    int count = ParseInt(retry->AttrOr("count"), 1);
+    auto address = AddressOf(device);
+    if (!address) co_return;
+    PrefetchRequest prefetch;
+    prefetch.addresses.push_back(*address);
+    co_await PrefetchFor(prefetch);
+
+    std::optional<std::uint32_t> registration;
+    if (const Node* r = receipt.Child("registration"); r && r->ContentBytes()) {
+      if (auto parsed = signal::ParseRegistrationId(*r->ContentBytes())) registration = *parsed;
+    }
+    bool rebuilt = false;
+    if (const Node* keys = receipt.Child("keys")) {
+      auto bundle = ParseBundle(*keys, registration, device.device());
+      if (bundle) {
+        auto built = protocol_.ProcessPreKeyBundle(*address, *bundle);
+        rebuilt = built.has_value();
+        if (!built) spdlog::info("{}: retry bundle refused: {}", name_, built.error().message());
+      }
+    }
+    if (!rebuilt) {
+      auto current = protocol_.RemoteRegistrationId(*address);
+      if (count >= 2 || !current || (registration && *registration != *current)) {
+        (void)protocol_.DeleteSession(*address);
+        std::vector<Jid> one{device};
+        co_await EnsureSessions(c, one, true);
+      }
+    }
+    bool own = IsMe(device);
+    std::string payload = record.message;
+    if (own) {
+      proto::Message inner;
+      inner.ParseFromString(record.message);
+      WrapDeviceSent(inner, record.chat).SerializeToString(&payload);
+    }
+    auto enc = EncryptFor(device, base::ToBytes(payload));
+    if (!enc) {
+      spdlog::info("{}: cannot re-encrypt {} for {}: {}", name_, id, device.ToString(),
+                   enc.error().message());
+      co_return;
+    }
+    if (auto committed = co_await store_.Commit(); !committed) co_return;
+    if (c->closing || c->end) co_return;
+    enc->to.SetAttr("count", std::to_string(count));
+    Node stanza("message",
+                {{"id", id}, {"to", device}, {"type", record.type}, {"device_fanout", "false"}},
+                Node::Children{std::move(enc->to)});
+    if (own) stanza.SetAttr("recipient", record.chat);
+    if (enc->pkmsg) stanza.mutable_children()->push_back(Node("device-identity", {}, creds_->account));
+    Send(*c, stanza);
+  }
+
+  // A user's device list changed: forget the cached list (the next send asks again) and, for
+  // removed devices, their sessions (Baileys).
+  asio::awaitable<void> HandleDevicesNotification(std::shared_ptr<Conn> c, const Node& node) {
+    if (auto from = node.GetJid("from")) {
+      device_cache_.erase(from->ToNonAd().ToString());
+      if (auto lid = node.GetJid("lid")) {
+        device_cache_.erase(lid->ToNonAd().ToString());
+        LearnLid(from->ToNonAd(), lid->ToNonAd());
+      }
+      bool removed = false;
+      for (const Node* remove : node.ChildrenByTag("remove")) {
+        for (const Node* device : remove->ChildrenByTag("device")) {
+          auto jid = device->GetJid("jid");
+          auto address = jid ? AddressOf(*jid) : base::Result<signal::Address>(MakeError(Errc::kProtocol));
+          if (address && jid->device() != 0) {
+            (void)protocol_.DeleteSession(*address);
+            removed = true;
+          }
+        }
+      }
+      if (removed) {
+        if (auto committed = co_await store_.Commit(); !committed) co_return;
+      }
+    }
+    if (c->closing || c->end) co_return;
+    Send(*c, stanzas::Ack(node));
+  }
+
+  void OnChatState(const std::shared_ptr<Conn>&, const Node& node) {
+    auto from = node.GetJid("from");
+    if (!from || node.children().empty()) return;
+    ChatState event;
+    event.chat = from->ToNonAd();
+    event.from = node.GetJid("participant").value_or(*from);
+    const Node& child = node.children()[0];
+    if (child.tag == "composing") {
+      event.state = child.AttrOr("media") == "audio" ? ChatStateKind::kRecording
+                                                    : ChatStateKind::kComposing;
+    } else {
+      event.state = ChatStateKind::kPaused;
+    }
+    Emit(std::move(event));
+  }
+
+  void OnPresence(const std::shared_ptr<Conn>&, const Node& node) {
+    auto from = node.GetJid("from");
+    if (!from) return;
+    Presence event;
+    event.from = node.GetJid("participant").value_or(*from);
+    event.available = node.AttrOr("type") != "unavailable";
+    if (auto last = node.GetAttr("last")) {
+      std::int64_t v = 0;
+      auto [p, ec] = std::from_chars(last->data(), last->data() + last->size(), v);
+      if (ec == std::errc() && p == last->data() + last->size() && v > 0) event.last_seen = v;
+    }
+    Emit(std::move(event));
+  }
+
   // --- small helpers -------------------------------------------------------------------------
 
   void UpdateServerOffset(const Node& node) {
@@ -1035,6 +1865,16 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   StateStore& store_;
   DeviceStore& devices_;
   signal::Store& signal_;
+  signal::Protocol protocol_;
+  MessageHandler message_handler_;
+  // Messaging state kept across connections (memory only): device lists per user JID, PN <-> LID
+  // users, sent messages for retries, received (chat, id) for dedupe, retry counters.
+  std::map<std::string, std::vector<std::uint16_t>> device_cache_;
+  std::map<std::string, std::string> lid_of_pn_, pn_of_lid_;
+  RecentMap<SentRecord> sent_{kRecentSent};
+  RecentSet received_{kRecentReceived};
+  RecentMap<int> retries_asked_{kRecentReceived};
+  RecentMap<int> resends_{kRecentSent};
   EventSink sink_;
   std::shared_ptr<Connector> connector_;
   base::error_code config_error_;
@@ -1059,6 +1899,10 @@ std::span<const Client::Impl::HandlerEntry> Client::Impl::Handlers() {
       {"xmlstreamend", &Impl::OnStreamEnd},
       {"ib", &Impl::OnIb},
       {"notification", &Impl::OnNotification},
+      {"message", &Impl::OnInbound},
+      {"receipt", &Impl::OnInbound},
+      {"chatstate", &Impl::OnChatState},
+      {"presence", &Impl::OnPresence},
   };
   return kHandlers;
 }
@@ -1108,6 +1952,26 @@ asio::awaitable<std::optional<Credentials>> CredentialsOn(std::shared_ptr<Client
   co_return impl->credentials();
 }
 
+asio::awaitable<base::Result<SentMessage>> SendTextOn(std::shared_ptr<Client::Impl> impl,
+                                                      SendTextRequest request) {
+  co_return co_await impl->DoSendText(std::move(request));
+}
+
+asio::awaitable<base::Result<std::vector<ContactStatus>>> OnWhatsAppOn(
+    std::shared_ptr<Client::Impl> impl, std::vector<std::string> phones) {
+  co_return co_await impl->DoOnWhatsApp(std::move(phones));
+}
+
+asio::awaitable<base::Result<void>> ChatStateOn(std::shared_ptr<Client::Impl> impl, std::string to,
+                                                ChatStateKind state) {
+  co_return impl->DoSendChatState(to, state);
+}
+
+asio::awaitable<base::Result<void>> MarkReadOn(std::shared_ptr<Client::Impl> impl, std::string chat,
+                                               std::string sender, std::vector<std::string> ids) {
+  co_return impl->DoMarkRead(chat, sender, ids);
+}
+
 }  // namespace
 
 asio::awaitable<void> Client::Stop() {
@@ -1137,6 +2001,33 @@ asio::awaitable<base::Result<void>> Client::RotateSignedPreKey() {
 asio::awaitable<base::Result<void>> Client::SendNode(Node node) {
   co_return co_await asio::co_spawn(impl_->ex_, SendNodeOnStrand(impl_, std::move(node)),
                                     asio::use_awaitable);
+}
+
+void Client::SetMessageHandler(MessageHandler handler) {
+  impl_->SetMessageHandler(std::move(handler));
+}
+
+asio::awaitable<base::Result<SentMessage>> Client::SendText(SendTextRequest request) {
+  co_return co_await asio::co_spawn(impl_->ex_, SendTextOn(impl_, std::move(request)),
+                                    asio::use_awaitable);
+}
+
+asio::awaitable<base::Result<std::vector<ContactStatus>>> Client::OnWhatsApp(
+    std::vector<std::string> phones) {
+  co_return co_await asio::co_spawn(impl_->ex_, OnWhatsAppOn(impl_, std::move(phones)),
+                                    asio::use_awaitable);
+}
+
+asio::awaitable<base::Result<void>> Client::SendChatState(std::string to, ChatStateKind state) {
+  co_return co_await asio::co_spawn(impl_->ex_, ChatStateOn(impl_, std::move(to), state),
+                                    asio::use_awaitable);
+}
+
+asio::awaitable<base::Result<void>> Client::MarkRead(std::string chat, std::string sender,
+                                                     std::vector<std::string> ids) {
+  co_return co_await asio::co_spawn(
+      impl_->ex_, MarkReadOn(impl_, std::move(chat), std::move(sender), std::move(ids)),
+      asio::use_awaitable);
 }
 
 State Client::state() const { return impl_->state_.load(); }

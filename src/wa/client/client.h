@@ -27,14 +27,17 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "wa/binary/node.h"
 #include "wa/client/config.h"
 #include "wa/client/events.h"
+#include "wa/client/messages.h"
 #include "wa/client/state_store.h"
 #include "wa/client/store.h"
 #include "wa/client/transport.h"
@@ -53,6 +56,29 @@ struct IqError {
   base::error_code ToErrorCode() const;
   std::string Describe() const;
 };
+
+// A text message to send. `to`: a phone number ("15550001111", "+1 555 000 1111") or a user
+// JID (PN or LID). `quoted` makes it a reply; `mentions` are phone numbers or user JIDs (the
+// text itself should contain "@<number>" where each is shown). `id` may be set by the caller
+// (e.g. to retry a send idempotently); empty means a fresh one in the reference's format.
+struct SendTextRequest {
+  std::string to;
+  std::string text;
+  std::optional<QuotedMessage> quoted;
+  std::vector<std::string> mentions;
+  std::string id;
+};
+
+// A message the server accepted: its id and the server's timestamp (unix seconds).
+struct SentMessage {
+  std::string id;
+  std::int64_t timestamp = 0;
+};
+
+// Gets each received message before it is acknowledged (the gateway persists it here). An
+// error leaves the message unacknowledged and its ratchet step uncommitted, so the server
+// delivers it again (at the latest on the next connection). Runs on the client's strand.
+using MessageHandler = std::function<boost::asio::awaitable<base::Result<void>>(const Message&)>;
 
 enum class State {
   kIdle,        // not started
@@ -95,6 +121,24 @@ class Client {
   // the credentials once the server accepted it; the old one stays in the Signal store. Neither
   // reference rotates on a timer, so the owner decides when (kNotConnected when not logged in).
   boost::asio::awaitable<base::Result<void>> RotateSignedPreKey();
+
+  // --- messaging (02-messaging.md §2-§4, §6) ---
+
+  // Set before Start(); optional. Message events are emitted after the handler succeeded.
+  void SetMessageHandler(MessageHandler handler);
+
+  // Encrypts `request` for every device of the recipient and our own other devices and returns
+  // once the server acknowledged the stanza (kMessageRejected when its ack carried an error; a
+  // MessageAck event reports either). kNotConnected unless logged in; kInvalidRecipient.
+  boost::asio::awaitable<base::Result<SentMessage>> SendText(SendTextRequest request);
+  // Which of `phones` have WhatsApp (usync contact query). kInvalidPhone for a malformed one.
+  boost::asio::awaitable<base::Result<std::vector<ContactStatus>>> OnWhatsApp(
+      std::vector<std::string> phones);
+  // Typing indicator to `to` (phone or user JID): composing, recording or paused.
+  boost::asio::awaitable<base::Result<void>> SendChatState(std::string to, ChatStateKind state);
+  // Read receipts for `ids` in `chat` (a user JID or phone; `sender` only matters in groups).
+  boost::asio::awaitable<base::Result<void>> MarkRead(std::string chat, std::string sender,
+                                                      std::vector<std::string> ids);
 
   // Sends an iq (its `id` is filled in when empty) and waits for the answer with that id:
   // type="result" -> the node; type="error" -> IqError{kServer, code, text}.
