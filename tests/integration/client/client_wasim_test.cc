@@ -36,6 +36,64 @@ namespace {
 
 using namespace std::chrono_literals;
 
+TEST_F(WasimTest, LinksByQrRestartsWithStoredCredentialsAndIsUnlinked) {
+  std::string phone = NewPhone();
+  Device device(Credentials::New());
+  ASSERT_TRUE(device.devices.Save(*device.devices.Load().value()));
+  auto pairings_before = Stats().at("pairings").as_int64();
+
+  Recorder events;
+  auto c = MakeClient(device, events, MakeConfig());
+  c->Start();
+  std::string jid = Scan(phone, events);
+  ASSERT_FALSE(jid.empty());
+  auto paired = events.Wait<client::Paired>();
+  ASSERT_TRUE(paired) << events.Log();
+  EXPECT_EQ(paired->jid.ToString(), jid);
+  EXPECT_EQ(paired->platform, "android");
+  ASSERT_TRUE(events.Wait<client::Connected>()) << events.Log();
+  EXPECT_EQ(Stats().at("pairings").as_int64(), pairings_before + 1);
+  // First login: 812 prekeys uploaded, as the server counts them.
+  EXPECT_EQ(PreKeysOnServer(*c), 812);
+  EXPECT_EQ(device.signal.pre_key_count(), 812u);
+  auto stored = device.devices.Load();
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->me->ToString(), jid);
+  EXPECT_EQ((*stored)->next_pre_key_id, 813u);
+  EXPECT_EQ((*stored)->first_unuploaded_pre_key_id, 813u);
+  thread_.Await(c->Stop());
+  c.reset();
+
+  // A new client with the stored credentials logs in without a QR and uploads nothing.
+  Recorder again;
+  auto logins_before = Stats().at("logins").as_int64();
+  auto c2 = MakeClient(device, again, MakeConfig());
+  c2->Start();
+  ASSERT_TRUE(again.Wait<client::Connected>()) << again.Log();
+  EXPECT_EQ(again.Count<client::Qr>(), 0u);
+  EXPECT_EQ(Stats().at("logins").as_int64(), logins_before + 1);
+  EXPECT_EQ(PreKeysOnServer(*c2), 812);
+  EXPECT_EQ(device.signal.pre_key_count(), 812u);
+  auto devices = wasim_->Control("GET", "/v1/phones/" + phone + "/devices").Json();
+  ASSERT_TRUE(devices.is_array());
+  ASSERT_EQ(devices.as_array().size(), 1u);
+  EXPECT_TRUE(devices.as_array()[0].at("connected").as_bool());
+
+  // The phone unlinks it: LoggedOut, credentials wiped, no reconnect.
+  auto r = wasim_->Control("DELETE", "/v1/phones/" + phone + "/devices/" + jid);
+  EXPECT_EQ(r.status, 204) << r.body;
+  auto out = again.Wait<client::LoggedOut>();
+  ASSERT_TRUE(out) << again.Log();
+  EXPECT_EQ(out->code, 401);
+  EXPECT_FALSE(out->on_connect);
+  auto last = again.Wait<client::Disconnected>(1);
+  ASSERT_TRUE(last);
+  EXPECT_FALSE(last->will_retry);
+  EXPECT_TRUE(device.devices.empty());
+  thread_.Await(c2->Stop());
+  EXPECT_EQ(c2->state(), client::State::kStopped);
+}
+
 
 TEST_F(LinkedTest, ReconnectsAfterTheConnectionDrops) {
   Link(MakeConfig());
