@@ -88,7 +88,7 @@ bool World::TakeCorruption(const std::string& phone, std::uint16_t device, Node&
     if (child.tag != "enc") continue;
     auto* bytes = std::get_if<base::Bytes>(&child.content);
     if (!bytes || bytes->empty()) continue;
-    bytes->back() ^= 0x01;  // the MAC's last byte: the ciphertext no longer authenticates
+    bytes->back() ^= 0x01;  // a msg's MAC, a pkmsg's signed prekey id: either way undecryptable
     corrupt_next_.erase(it);
     spdlog::info("faults: corrupted message {} to {} device {}", message.AttrOr("id"), phone, device);
     return true;
