@@ -34,6 +34,14 @@ function connectionHeap(r) {
 	return (b.heap_used_kb + b.external_kb - a.heap_used_kb - a.external_kb) / n
 }
 
+// CPU seconds of the process between two memory readings, per session, in ms.
+function cpuPer(r, from, to, countPath) {
+	const a = get(r, `memory.self.${from}.cpu_seconds`)
+	const b = get(r, `memory.self.${to}.cpu_seconds`)
+	const n = get(r, countPath)
+	return a == null || b == null || !n ? null : ((b - a) * 1000) / n
+}
+
 const rows = [
 	['sessions connected (of N)', r => get(r, 'phases.login.connected'), r => r.sessions, 'n'],
 	['phones created per s', r => get(r, 'phases.phones.per_second')],
@@ -50,7 +58,14 @@ const rows = [
 	['RSS per session, stored state (keys), KB', r => kb(get(r, 'memory.per_session.self_stores_kb'))],
 	['process RSS at idle end, MiB', r => (get(r, 'memory.self.idle_end.rss_kb') ?? 0) / 1024],
 	['process peak RSS (VmHWM), MiB', r => (get(r, 'memory.self.idle_end.hwm_kb') ?? 0) / 1024],
+	['CPU per link, ms (CPU time of the process)', r => cpuPer(r, 'start', 'linked', 'phases.link.linked')],
+	['CPU per connect-and-login, ms', r => cpuPer(r, 'stopped', 'connected', 'phases.login.connected')],
 	['process CPU at idle, % of a core', r => get(r, 'phases.idle.self_cpu_percent')],
+	['idle CPU per session, % of a core x 1000', r => {
+		const c = get(r, 'phases.idle.self_cpu_percent')
+		const n = get(r, 'phases.login.connected')
+		return c == null || !n ? null : (1000 * c) / n
+	}],
 	['disconnects during idle', r => get(r, 'phases.idle.disconnects')],
 	['wasim RSS at idle end, MiB', r => (get(r, 'memory.wasim.idle_end.rss_kb') ?? 0) / 1024],
 	['wasim CPU at idle, % of a core', r => get(r, 'phases.idle.wasim_cpu_percent')]
@@ -69,7 +84,7 @@ for (const t of transports) {
 		const a = ours ? f(ours) : undefined
 		const b = theirs ? f(theirs) : undefined
 		const show = (v, r) => (total && r ? `${v ?? '—'} / ${total(r)}` : fmt(v))
-		const perSession = name.includes('per session') || name.includes(' ms')
+		const perSession = name.includes('per session') || name.includes(' ms') || name.startsWith('CPU per')
 		console.log(`| ${name} | ${ours ? show(a, ours) : '—'} | ${theirs ? show(b, theirs) : '—'} | ${perSession ? ratio(a, b) : ''} |`)
 	}
 	if (ours) {

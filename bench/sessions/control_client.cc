@@ -156,14 +156,14 @@ asio::awaitable<HttpResult> ControlClient::Call(http::verb method, std::string t
       stream = std::make_unique<beast::tcp_stream>(executor_);
       stream->expires_after(timeout);
       auto [ec] = co_await stream->async_connect(endpoint_, asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return HttpResult{};
+      if (ec) co_return HttpResult{0, {}, "connect: " + ec.message()};
     }
     stream->expires_after(timeout);
     auto [wec, wn] = co_await http::async_write(*stream, req, asio::as_tuple(asio::use_awaitable));
     (void)wn;
     if (wec) {
       if (reused) continue;
-      co_return HttpResult{};
+      co_return HttpResult{0, {}, "write: " + wec.message()};
     }
     beast::flat_buffer buffer;
     http::response<http::string_body> res;
@@ -174,16 +174,16 @@ asio::awaitable<HttpResult> ControlClient::Call(http::verb method, std::string t
       if (reused && (rec == http::error::end_of_stream || rec == asio::error::connection_reset)) {
         continue;
       }
-      co_return HttpResult{};
+      co_return HttpResult{0, {}, std::string(reused ? "read (kept-alive connection): " : "read: ") + rec.message()};
     }
-    HttpResult out{static_cast<int>(res.result_int()), std::move(res.body())};
+    HttpResult out{static_cast<int>(res.result_int()), std::move(res.body()), {}};
     if (res.keep_alive()) {
       stream->expires_never();
       idle_.push_back(std::move(stream));
     }
     co_return out;
   }
-  co_return HttpResult{};
+  co_return HttpResult{0, {}, "kept-alive connections closed twice"};
 }
 
 }  // namespace wa::bench

@@ -48,6 +48,7 @@ class WasimProcess {
 struct HttpResult {
   int status = 0;  // 0: no answer (connect, write or read failed or timed out)
   std::string body;
+  std::string error;  // status 0: which step failed and why
   boost::json::value Json() const;  // null when the body is not JSON
 };
 
