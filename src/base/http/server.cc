@@ -142,7 +142,9 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Connection> conn) {
     } else {
       boost::system::error_code peer_ec;
       auto peer = conn->stream.socket().remote_endpoint(peer_ec);
-      res = co_await Dispatch(req, request_id, peer_ec ? std::string() : peer.address().to_string());
+      // Named, not a temporary in the co_await expression (g++ 12 destroys those twice).
+      std::string remote_ip = peer_ec ? std::string() : peer.address().to_string();
+      res = co_await Dispatch(req, request_id, std::move(remote_ip));
     }
     res.set("X-Request-Id", request_id);
     res.keep_alive(req.keep_alive() && !close_after && !draining());

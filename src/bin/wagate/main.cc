@@ -78,6 +78,17 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "print the version");
 
+  ConfigFlags admin_flags;
+  std::string admin_account;
+  auto* admin = app.add_subcommand("admin", "operator commands");
+  admin->require_subcommand(1);
+  auto* suspend = admin->add_subcommand("suspend", "stop an account's sessions and refuse its keys");
+  auto* unsuspend = admin->add_subcommand("unsuspend", "lift a suspension");
+  for (auto* cmd : {suspend, unsuspend}) {
+    admin_flags.AddTo(cmd);
+    cmd->add_option("account", admin_account, "account id (acc_...)")->required();
+  }
+
   CLI11_PARSE(app, argc, argv);
 
   if (*version) {
@@ -92,6 +103,11 @@ int main(int argc, char** argv) {
       return 0;
     }
     return gateway::app::Serve(eff->config);
+  }
+  if (*admin) {
+    auto eff = admin_flags.Load();
+    if (!eff) return 2;
+    return gateway::app::AdminSetSuspended(eff->config, admin_account, suspend->parsed());
   }
   if (*migrate) {
     auto eff = migrate_flags.Load();

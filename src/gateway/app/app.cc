@@ -3,7 +3,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
@@ -19,6 +21,10 @@
 #include "base/log.h"
 #include "base/http/problem.h"
 #include "base/http/server.h"
+#include "gateway/accounts/service.h"
+#include "gateway/api/account_routes.h"
+#include "gateway/api/openapi.h"
+#include "gateway/store/sqlite/account_store.h"
 #include "gateway/store/sqlite/sqlite_store.h"
 #include "wa/crypto/crypto.h"
 
@@ -111,8 +117,13 @@ std::unique_ptr<store::sqlite::SqliteStore> OpenStore(const config::Config& conf
   return std::move(*opened);
 }
 
-http::Router MakeRouter(store::Store& store) {
+}  // namespace
+
+http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
+                        const config::Config& config) {
   http::Router router;
+  api::AddAccountRoutes(router, accounts, {.operator_token = config.operator_token});
+  api::AddOpenApiRoute(router);
   router.Add(bhttp::verb::get, "/healthz", [](http::Context& ctx) -> asio::awaitable<http::Response> {
     co_return http::Json(ctx.request, bhttp::status::ok, R"({"status":"ok"})");
   });
@@ -144,6 +155,8 @@ http::Router MakeRouter(store::Store& store) {
              });
   return router;
 }
+
+namespace {
 
 }  // namespace
 
@@ -183,8 +196,24 @@ int Serve(const config::Config& config) {
              : "cannot record the master key check: " + checked.error().message());
     return 1;
   }
-  http::Server server(ioc, std::move(*acceptor), MakeRouter(*store),
+  store::sqlite::SqliteAccountStore account_rows(*store);
+  // argon2id needs 64 MiB per hash: two at a time at most.
+  base::BlockingPool hash_pool(2);
+  accounts::AccountService accounts(account_rows, hash_pool, config);
+  http::Server server(ioc, std::move(*acceptor), MakeRouter(*store, accounts, config),
                       {.max_body_bytes = config.max_body_bytes});
+
+  // Keys' last-use times are written in batches.
+  asio::steady_timer flush_timer(ioc);
+  std::atomic<bool> stopping{false};
+  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
+    while (!stopping.load()) {
+      flush_timer.expires_after(std::chrono::seconds(5));
+      boost::system::error_code wait_ec;
+      co_await flush_timer.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+      co_await accounts.FlushLastUsed();
+    }
+  }, asio::detached);
 
   // Handlers are in place before the URL is printed: a signal right after start is graceful.
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
@@ -200,6 +229,9 @@ int Serve(const config::Config& config) {
     });
     asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
       bool drained = co_await server.Shutdown(std::chrono::milliseconds(config.shutdown_timeout_ms));
+      stopping.store(true);
+      flush_timer.cancel();
+      co_await accounts.FlushLastUsed();
       if (!drained) {
         spdlog::warn("shutdown timeout passed with requests still in flight; closing them");
       }
@@ -241,6 +273,31 @@ int Migrate(const config::Config& config) {
   }
   std::printf("database %s is at schema version %d\n", config.SqlitePath().c_str(),
               store->migrations().current);
+  return 0;
+}
+
+int AdminSetSuspended(const config::Config& config, const std::string& account_id, bool suspended) {
+  base::InitLogging("warn", config.log_format);
+  auto store = OpenStore(config);
+  if (!store) return 1;
+  store::sqlite::SqliteAccountStore rows(*store);
+  asio::io_context ioc;
+  std::optional<base::Result<bool>> changed;
+  asio::co_spawn(ioc, rows.SetSuspended(account_id, suspended),
+                 [&](std::exception_ptr e, base::Result<bool> r) {
+                   if (e) std::rethrow_exception(e);
+                   changed = std::move(r);
+                 });
+  ioc.run();
+  if (!*changed) {
+    Fail("cannot update account " + account_id + ": " + changed->error().message());
+    return 1;
+  }
+  if (!**changed) {
+    Fail("no account with id " + account_id);
+    return 1;
+  }
+  std::printf("account %s %s\n", account_id.c_str(), suspended ? "suspended" : "unsuspended");
   return 0;
 }
 

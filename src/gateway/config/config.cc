@@ -144,6 +144,14 @@ const std::vector<Spec>& Specs() {
        IntIn(0, 1LL << 40, [](Config& c, long long v) { c.plans[2].messages_per_month = v; })},
       {"plans.enterprise.requests_per_minute", Kind::kInt, "6000", "API requests per minute per key on enterprise", false,
        IntIn(1, 1000000, [](Config& c, long long v) { c.plans[2].requests_per_minute = int(v); })},
+      {"security.operator_token", Kind::kString, "",
+       "bearer token of the operator API (/v1/admin); empty disables it (at least 32 characters)",
+       true,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         if (!v.empty() && v.size() < 32) return "expected at least 32 characters";
+         c.operator_token = v;
+         return std::nullopt;
+       }},
       {"accounts.default_plan", Kind::kString, "starter", "plan of new accounts: starter, pro or enterprise",
        false,
        [](const std::string& v, Config& c) -> std::optional<std::string> {

@@ -43,6 +43,7 @@ struct Config {
   int store_threads = 2;
   // [security]
   std::string master_key_hex;  // empty: read or create <data_dir>/master.key
+  std::string operator_token;  // empty: the operator API (/v1/admin) is disabled
   // [plans.<name>] and [accounts]
   std::vector<Plan> plans = {{"starter", 2, 10000, 120},
                              {"pro", 10, 200000, 600},
