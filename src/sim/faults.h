@@ -41,8 +41,8 @@ struct FaultRequest {
   std::optional<double> frame_delay_probability;
   std::optional<std::chrono::milliseconds> refuse_connections_for;
   // One-shot: the next <message> routed to this device (0 = the phone itself) gets its first
-  // <enc> corrupted (last byte flipped: a msg fails its MAC, a pkmsg names an unknown signed
-  // prekey), so that device cannot decrypt it and asks for a retry.
+  // <enc> corrupted (the last byte of its MAC flipped, inside the embedded message of a pkmsg),
+  // so that device cannot decrypt it and asks for a retry.
   std::optional<FaultTarget> corrupt_next_message;
 };
 

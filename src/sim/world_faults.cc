@@ -5,6 +5,7 @@
 
 #include "sim/connection.h"
 #include "sim/world.h"
+#include "wa/signal/prekey_message.h"
 
 namespace sim {
 
@@ -88,7 +89,15 @@ bool World::TakeCorruption(const std::string& phone, std::uint16_t device, Node&
     if (child.tag != "enc") continue;
     auto* bytes = std::get_if<base::Bytes>(&child.content);
     if (!bytes || bytes->empty()) continue;
-    bytes->back() ^= 0x01;  // a msg's MAC, a pkmsg's signed prekey id: either way undecryptable
+    // The last byte of the MAC: a msg's own, or that of the message inside a pkmsg (the pkmsg's
+    // own last byte is a key id that libsignal ignores once the session exists).
+    std::size_t at = bytes->size() - 1;
+    if (child.AttrOr("type") == "pkmsg") {
+      if (auto inner = wa::signal::PreKeyMessageInnerMessage(*bytes); inner && inner->size > 0) {
+        at = inner->offset + inner->size - 1;
+      }
+    }
+    (*bytes)[at] ^= 0x01;
     corrupt_next_.erase(it);
     spdlog::info("faults: corrupted message {} to {} device {}", message.AttrOr("id"), phone, device);
     return true;

@@ -20,7 +20,10 @@
 #include "wa/client/pairing.h"
 #include "wa/proto/adv.pb.h"
 #include "wa/proto/client_payload.pb.h"
+#include "wa/client/messages.h"
 #include "wa/signal/memory_store.h"
+#include "wa/signal/prekey_message.h"
+#include "wa/signal/test_party.h"
 #include "wa/testing/fake_connector.h"
 
 namespace wa::client {
@@ -108,9 +111,11 @@ class SplitStateStore final : public StateStore {
   }
   asio::awaitable<base::Result<void>> Commit() override {
     ++commits;
+    if (on_commit) on_commit();
     co_return base::Result<void>();
   }
   std::size_t commits = 0;
+  std::function<void()> on_commit;
 
  private:
   DeviceStore& devices_;
@@ -138,6 +143,7 @@ class ClientTest : public ::testing::Test {
   }
 
   void MakeClient() {
+    client_.reset();  // the old client refers to the old state store
     state_ = std::make_unique<SplitStateStore>(*devices_, *signal_);
     client_ = std::make_unique<Client>(ioc_.get_executor(), config_, *state_,
                                        [this](const Event& e) { events_.push_back(e); },
@@ -158,6 +164,7 @@ class ClientTest : public ::testing::Test {
           error = e;
           done = true;
         });
+    ioc_.restart();  // a second Run in the same test
     ioc_.run_for(20s);
     ASSERT_TRUE(done) << "the test body did not finish";
     if (error) std::rethrow_exception(error);
@@ -908,6 +915,148 @@ TEST_F(ClientTest, StopDuringBackoffIsPrompt) {
   });
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
   EXPECT_EQ(EventsOf<Disconnected>().back().reason, DisconnectReason::kStopped);
+}
+
+}  // namespace
+}  // namespace wa::client
+
+namespace wa::client {
+namespace {
+
+// A peer (phone 15550002222) whose pkmsg to our device comes in, is delivered once with its
+// receipt sent after the commit, comes in again after a restart (the ratchet step is committed:
+// receipt, no event), and a corrupted one gets Baileys' retry receipts (count 1, then 2 with
+// <keys>) and nacks.
+TEST_F(ClientTest, ReceivesOnceRetriesUndecryptableAndAcksRedeliveries) {
+  UsePairedCredentials();
+  signal::PreKey pre_key{1, crypto::GenerateKeyPair()};
+  ASSERT_TRUE(signal_->StorePreKey(pre_key));
+  ASSERT_TRUE(signal_->StoreSignedPreKey(creds_.signed_pre_key));
+  signal::testing::Party bob("15550002222");
+  signal::PreKeyBundle ours;
+  ours.registration_id = creds_.registration_id;
+  ours.device_id = 5;
+  ours.pre_key = signal::PreKeyPublic{1, pre_key.key_pair.public_key};
+  ours.signed_pre_key_id = creds_.signed_pre_key.id;
+  ours.signed_pre_key = creds_.signed_pre_key.key_pair.public_key;
+  ours.signed_pre_key_signature = creds_.signed_pre_key.signature;
+  ours.identity_key = creds_.identity_key.public_key;
+  auto me = *signal::Address::ForDevice("15550001111", signal::Domain::kPn, 5);
+  ASSERT_TRUE(bob.protocol.ProcessPreKeyBundle(me, ours));
+  auto text = BuildTextMessage("hi", {}, {});
+  auto enc = bob.protocol.Encrypt(me, PadMessage(base::ToBytes(Serialize(text)), 3));
+  ASSERT_TRUE(enc);
+  ASSERT_EQ(enc->type, signal::MessageType::kPkMsg);
+  auto stanza = [](std::string id, base::Bytes ciphertext) {
+    return Node("message",
+                {{"id", id}, {"from", Jid::User("15550002222")}, {"t", "1700000000"},
+                 {"type", "text"}, {"notify", "Bob"}},
+                Node::Children{Node("enc", {{"v", "2"}, {"type", "pkmsg"}}, std::move(ciphertext))});
+  };
+  Node message = stanza("3EB0AAAAAAAAAAAAAAAAAA", enc->ciphertext);
+  auto is_receipt = [](const Node& n) { return n.tag == "receipt"; };
+
+  MakeClient();
+  Run([&]() -> asio::awaitable<void> {
+    client_->Start();
+    auto ch = co_await ChannelAt(0);
+    CO_ASSERT(ch);
+    co_await ServeLogin(*ch, 40, false);
+    std::vector<std::size_t> commit_marks;
+    state_->on_commit = [&] { commit_marks.push_back(ch->sent.size()); };
+    ch->Push(message);
+    auto receipt = co_await NextSent(*ch, is_receipt);
+    CO_ASSERT(receipt);
+    EXPECT_EQ(receipt->AttrOr("id"), "3EB0AAAAAAAAAAAAAAAAAA");
+    EXPECT_EQ(receipt->AttrOr("to"), "15550002222@s.whatsapp.net");
+    EXPECT_FALSE(receipt->HasAttr("type"));
+    // The ratchet step was committed before the receipt left.
+    CO_ASSERT(!commit_marks.empty());
+    std::size_t receipt_index = 0;
+    for (std::size_t i = 0; i < ch->sent.size(); ++i) {
+      if (ch->sent[i].tag == "receipt") receipt_index = i;
+    }
+    EXPECT_LE(commit_marks.back(), receipt_index);
+    CO_ASSERT(co_await WaitEvent<Message>());
+    state_->on_commit = nullptr;
+  });
+  auto got = EventsOf<Message>();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].text, "hi");
+  EXPECT_EQ(got[0].sender.ToString(), "15550002222@s.whatsapp.net");
+  EXPECT_EQ(got[0].push_name, "Bob");
+  EXPECT_EQ(got[0].timestamp, 1700000000);
+  EXPECT_FALSE(got[0].from_me);
+  EXPECT_FALSE(*signal_->ContainsPreKey(1));  // consumed, and the consumption committed
+
+  // A new client on the same stores (its in-memory dedupe is empty): the server delivers the
+  // same stanza again. Signal reports the counter as used: a receipt, no second event.
+  MakeClient();
+  Run([&]() -> asio::awaitable<void> {
+    client_->Start();
+    auto ch = co_await ChannelAt(1);
+    CO_ASSERT(ch);
+    co_await ServeLogin(*ch, 40, false);
+    ch->Push(message);
+    auto receipt = co_await NextSent(*ch, is_receipt);
+    CO_ASSERT(receipt);
+    EXPECT_EQ(receipt->AttrOr("id"), "3EB0AAAAAAAAAAAAAAAAAA");
+
+    // Undecryptable (a flipped MAC byte): retry receipt, then a nack.
+    auto next = bob.protocol.Encrypt(me, PadMessage(base::ToBytes(Serialize(text)), 3));
+    CO_ASSERT(next);
+    auto inner = signal::PreKeyMessageInnerMessage(next->ciphertext);
+    CO_ASSERT(inner);
+    next->ciphertext[inner->offset + inner->size - 1] ^= 1;
+    Node broken = stanza("3EB0BBBBBBBBBBBBBBBBBB", next->ciphertext);
+    (*broken.mutable_children())[0].SetAttr("type", std::string(signal::EncType(next->type)));
+    ch->Push(broken);
+    auto retry = co_await NextSent(*ch, is_receipt);
+    CO_ASSERT(retry);
+    EXPECT_EQ(retry->AttrOr("type"), "retry");
+    EXPECT_EQ(retry->AttrOr("id"), "3EB0BBBBBBBBBBBBBBBBBB");
+    EXPECT_EQ(retry->AttrOr("to"), "15550002222@s.whatsapp.net");
+    CO_ASSERT(retry->Child("retry"));
+    EXPECT_EQ(retry->Child("retry")->AttrOr("count"), "1");
+    EXPECT_EQ(retry->Child("retry")->AttrOr("t"), "1700000000");
+    EXPECT_EQ(retry->Child("retry")->AttrOr("v"), "1");
+    CO_ASSERT(retry->Child("registration"));
+    EXPECT_EQ(*signal::ParseRegistrationId(*retry->Child("registration")->ContentBytes()),
+              creds_.registration_id);
+    EXPECT_FALSE(retry->Child("keys"));
+    auto nack = co_await NextSent(*ch, [](const Node& n) { return n.tag == "ack"; });
+    CO_ASSERT(nack);
+    EXPECT_EQ(nack->AttrOr("class"), "message");
+    EXPECT_EQ(nack->AttrOr("error"), "500");
+    EXPECT_EQ(nack->AttrOr("from"), "15550001111:5@s.whatsapp.net");
+
+    // Still broken on the re-send: count 2 carries a bundle to start over with.
+    ch->Push(broken);
+    retry = co_await NextSent(*ch, is_receipt);
+    CO_ASSERT(retry && retry->Child("keys"));
+    EXPECT_EQ(retry->Child("retry")->AttrOr("count"), "2");
+    const Node* keys = retry->Child("keys");
+    auto bundle = ParseBundle(*keys, creds_.registration_id, 5);
+    CO_ASSERT(bundle);
+    EXPECT_EQ(bundle->identity_key, creds_.identity_key.public_key);
+    EXPECT_EQ(bundle->signed_pre_key_id, creds_.signed_pre_key.id);
+    CO_ASSERT(bundle->pre_key);
+    EXPECT_TRUE(*signal_->ContainsPreKey(bundle->pre_key->id));
+    EXPECT_EQ(keys->Child("device-identity")->ContentBytes()->size(), creds_.account.size());
+
+    // The sender starts over from that bundle: its pkmsg decrypts and is delivered.
+    CO_ASSERT(bob.protocol.ProcessPreKeyBundle(me, *bundle));
+    auto fresh = bob.protocol.Encrypt(me, PadMessage(base::ToBytes(Serialize(BuildTextMessage("again", {}, {}))), 0));
+    CO_ASSERT(fresh && fresh->type == signal::MessageType::kPkMsg);
+    Node resent = stanza("3EB0BBBBBBBBBBBBBBBBBB", fresh->ciphertext);
+    (*resent.mutable_children())[0].SetAttr("count", "2");
+    ch->Push(resent);
+    CO_ASSERT(co_await WaitEvent<Message>(2));
+  });
+  got = EventsOf<Message>();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].id, "3EB0BBBBBBBBBBBBBBBBBB");
+  EXPECT_EQ(got[1].text, "again");
 }
 
 }  // namespace

@@ -21,15 +21,19 @@ bool ReadVarint(base::ByteView data, std::size_t* pos, std::uint64_t* out) {
   return false;
 }
 
-}  // namespace
+// Walks the protobuf after the version byte, reporting field 1's value and field 4's range.
+struct Fields {
+  std::optional<std::uint32_t> pre_key_id;
+  std::optional<ByteRange> message;
+};
 
-base::Result<std::optional<std::uint32_t>> PreKeyMessagePreKeyId(base::ByteView pkmsg) {
+base::Result<Fields> Walk(base::ByteView pkmsg) {
   if (pkmsg.empty()) return MakeError(Errc::kInvalidMessage);
   int version = pkmsg[0] >> 4;
   if (version < 3) return MakeError(Errc::kLegacyVersion);
   if (version > 3) return MakeError(Errc::kUnknownVersion);
   base::ByteView body = pkmsg.subspan(1);
-  std::optional<std::uint32_t> pre_key_id;
+  Fields fields;
   std::size_t pos = 0;
   while (pos < body.size()) {
     std::uint64_t key = 0;
@@ -41,7 +45,7 @@ base::Result<std::optional<std::uint32_t>> PreKeyMessagePreKeyId(base::ByteView 
         if (!ReadVarint(body, &pos, &value)) return MakeError(Errc::kInvalidMessage);
         if (field == 1) {
           if (value > 0xFFFFFFFFu) return MakeError(Errc::kInvalidMessage);
-          pre_key_id = static_cast<std::uint32_t>(value);  // the last occurrence wins, as in protobuf
+          fields.pre_key_id = static_cast<std::uint32_t>(value);  // the last one wins, as in protobuf
         }
         break;
       }
@@ -54,6 +58,7 @@ base::Result<std::optional<std::uint32_t>> PreKeyMessagePreKeyId(base::ByteView 
         if (!ReadVarint(body, &pos, &length) || length > body.size() - pos) {
           return MakeError(Errc::kInvalidMessage);
         }
+        if (field == 4) fields.message = ByteRange{1 + pos, static_cast<std::size_t>(length)};
         pos += static_cast<std::size_t>(length);
         break;
       }
@@ -65,7 +70,22 @@ base::Result<std::optional<std::uint32_t>> PreKeyMessagePreKeyId(base::ByteView 
     }
     if (field == 0) return MakeError(Errc::kInvalidMessage);
   }
-  return pre_key_id;
+  return fields;
+}
+
+}  // namespace
+
+base::Result<std::optional<std::uint32_t>> PreKeyMessagePreKeyId(base::ByteView pkmsg) {
+  auto fields = Walk(pkmsg);
+  if (!fields) return fields.error();
+  return fields->pre_key_id;
+}
+
+base::Result<ByteRange> PreKeyMessageInnerMessage(base::ByteView pkmsg) {
+  auto fields = Walk(pkmsg);
+  if (!fields) return fields.error();
+  if (!fields->message) return MakeError(Errc::kInvalidMessage);
+  return *fields->message;
 }
 
 }  // namespace wa::signal

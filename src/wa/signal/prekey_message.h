@@ -5,6 +5,7 @@
 // sender's X3DH ran without a one-time prekey.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 
@@ -17,5 +18,14 @@ namespace wa::signal {
 // malformed (bad varint, truncated field, unsupported wire type), kLegacyVersion /
 // kUnknownVersion for a version other than 3. Never reads past `pkmsg`.
 base::Result<std::optional<std::uint32_t>> PreKeyMessagePreKeyId(base::ByteView pkmsg);
+
+// Where the embedded WhisperMessage (field 4, whose last 8 bytes are its MAC) lies in `pkmsg`:
+// {offset, size}. Same errors as above, and kInvalidMessage when the field is missing. (Tests
+// and the simulator use it to damage exactly the MAC.)
+struct ByteRange {
+  std::size_t offset = 0;
+  std::size_t size = 0;
+};
+base::Result<ByteRange> PreKeyMessageInnerMessage(base::ByteView pkmsg);
 
 }  // namespace wa::signal

@@ -28,6 +28,29 @@ TEST(PreKeyMessage, NamesTheOneTimePreKeyTheDecryptionConsumes) {
   EXPECT_EQ(plain->consumed_pre_key_id, *id);
 }
 
+// Damaging the last byte of the embedded message (its MAC) makes the pkmsg undecryptable even
+// when the session it belongs to already exists (libsignal skips the prekey fields then).
+TEST(PreKeyMessage, InnerMessageRangeCoversTheMac) {
+  Party alice("15550001111"), bob("15550002222");
+  ASSERT_TRUE(alice.protocol.ProcessPreKeyBundle(bob.address, bob.Bundle()));
+  auto first = alice.protocol.Encrypt(bob.address, base::ToBytes("one"));
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(bob.protocol.Decrypt(alice.address, MessageType::kPkMsg, first->ciphertext));
+  auto second = alice.protocol.Encrypt(bob.address, base::ToBytes("two"));
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->type, MessageType::kPkMsg);
+  auto range = PreKeyMessageInnerMessage(second->ciphertext);
+  ASSERT_TRUE(range) << range.error().message();
+  EXPECT_GT(range->size, 8u);
+  EXPECT_LE(range->offset + range->size, second->ciphertext.size());
+  EXPECT_EQ(second->ciphertext[range->offset], 0x33);  // a WhisperMessage starts with its version
+  auto broken = second->ciphertext;
+  broken[range->offset + range->size - 1] ^= 1;
+  EXPECT_FALSE(bob.protocol.Decrypt(alice.address, MessageType::kPkMsg, broken));
+  EXPECT_TRUE(bob.protocol.Decrypt(alice.address, MessageType::kPkMsg, second->ciphertext));
+  EXPECT_EQ(PreKeyMessageInnerMessage(base::Bytes{0x33, 0x08, 0x01}).error(), Errc::kInvalidMessage);
+}
+
 TEST(PreKeyMessage, AbsentWithoutOneTimePreKey) {
   Party alice("15550001111"), bob("15550002222");
   ASSERT_TRUE(alice.protocol.ProcessPreKeyBundle(bob.address, bob.Bundle(false)));
