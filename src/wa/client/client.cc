@@ -1259,7 +1259,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
                                         : std::move(request.id);
     auto secret = crypto::RandomBytes(32);
     proto::Message message = BuildTextMessage(request.text, extras, secret);
-    co_return co_await SendMessage(c, *to, std::move(id), std::move(message), "text");
+    // Named arguments: GCC 12 mishandles temporaries built inside a co_await expression.
+    std::string type = "text";
+    Jid recipient = *to;
+    co_return co_await SendMessage(c, std::move(recipient), std::move(id), std::move(message),
+                                   std::move(type));
   }
 
   asio::awaitable<base::Result<std::vector<ContactStatus>>> DoOnWhatsApp(
@@ -1704,8 +1708,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   asio::awaitable<void> HandleReceipt(std::shared_ptr<Conn> c, const Node& node) {
     auto from = node.GetJid("from");
     std::string_view type = node.AttrOr("type");
-    if (from && type == "retry") co_await Resend(c, node, *from);
-    if (c->closing || c->end) co_return;
+    bool ack = true;
+    if (from && type == "retry") ack = co_await Resend(c, node, *from);
+    if (!ack || c->closing || c->end) co_return;
     Send(*c, stanzas::Ack(node));
     if (!from) co_return;
     Receipt receipt;
@@ -1723,21 +1728,22 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   }
 
   // A peer could not decrypt a message we sent: encrypt it again for that device only, on a
-  // fresh session when the receipt carries keys (or the old one looks wrong), §3.6.
-  asio::awaitable<void> Resend(std::shared_ptr<Conn> c, const Node& receipt, Jid device) {
+  // fresh session when the receipt carries keys (or the old one looks wrong), §3.6. False when
+  // the receipt must not be acknowledged (the store could not commit).
+  asio::awaitable<bool> Resend(std::shared_ptr<Conn> c, const Node& receipt, Jid device) {
     std::string id(receipt.AttrOr("id"));
     const SentRecord* sent = sent_.Find(id);
     const Node* retry = receipt.Child("retry");
     if (!sent || !retry) {
       spdlog::info("{}: retry receipt for {} that we do not hold", name_, id);
-      co_return;
+      co_return true;
     }
     SentRecord record = *sent;  // the map may drop it while we wait
     int& resent = resends_[id + "|" + device.ToString()];
-    if (++resent > kMaxRetries) co_return;
+    if (++resent > kMaxRetries) co_return true;
     int count = ParseInt(retry->AttrOr("count"), 1);
     auto address = AddressOf(device);
-    if (!address) co_return;
+    if (!address) co_return true;
     PrefetchRequest prefetch;
     prefetch.addresses.push_back(*address);
     co_await PrefetchFor(prefetch);
@@ -1771,13 +1777,17 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       WrapDeviceSent(inner, record.chat).SerializeToString(&payload);
     }
     auto enc = EncryptFor(device, base::ToBytes(payload));
+    // Whatever happened to the session is durable before the receipt is acknowledged.
+    if (auto committed = co_await store_.Commit(); !committed) {
+      spdlog::error("{}: commit failed after a retry receipt: {}", name_, committed.error().message());
+      co_return false;  // unacknowledged: the server delivers the receipt again
+    }
     if (!enc) {
       spdlog::info("{}: cannot re-encrypt {} for {}: {}", name_, id, device.ToString(),
                    enc.error().message());
-      co_return;
+      co_return true;
     }
-    if (auto committed = co_await store_.Commit(); !committed) co_return;
-    if (c->closing || c->end) co_return;
+    if (c->closing || c->end) co_return true;
     enc->to.SetAttr("count", std::to_string(count));
     Node stanza("message",
                 {{"id", id}, {"to", device}, {"type", record.type}, {"device_fanout", "false"}},
@@ -1785,6 +1795,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     if (own) stanza.SetAttr("recipient", record.chat);
     if (enc->pkmsg) stanza.mutable_children()->push_back(Node("device-identity", {}, creds_->account));
     Send(*c, stanza);
+    co_return true;
   }
 
   // A user's device list changed: forget the cached list (the next send asks again) and, for

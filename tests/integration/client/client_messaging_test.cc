@@ -455,6 +455,54 @@ TEST_F(MessagingTest, TwoClientsExchangeARepliesWithMentionsAndReadReceipts) {
   thread_.Await(c->Stop());
 }
 
+// A device linked to the peer after we cached its device list: the server's devices
+// notification (acknowledged) makes the next send ask again, so the new device gets it.
+TEST_F(MessagingTest, ADeviceListChangeIsSeenOnTheNextSend) {
+  Recorder events;
+  auto c = StartClient(*device_, events);
+  client::SendTextRequest request;
+  request.to = peer_;
+  request.text = "before";
+  ASSERT_TRUE(thread_.Await(c->SendText(request)));
+  auto peer_device = LinkDevice(peer_);
+  auto unacked = [&] { return Stats().at("queues").at("unacked").as_int64(); };
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (unacked() != 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(unacked(), 0);  // our client acked the notification
+
+  Recorder peer_events;
+  auto p = StartClient(*peer_device, peer_events);
+  request.text = "after";
+  auto sent = thread_.Await(c->SendText(request));
+  ASSERT_TRUE(sent);
+  auto got = peer_events.Wait<client::Message>();
+  ASSERT_TRUE(got) << peer_events.Log();
+  EXPECT_EQ(got->id, sent->id);
+  EXPECT_EQ(got->text, "after");
+  thread_.Await(p->Stop());
+  thread_.Await(c->Stop());
+}
+
+// Addressed by LID: the device list and sessions are the LID's; the phone gets the message.
+TEST_F(MessagingTest, SendsToALid) {
+  Recorder events;
+  auto c = StartClient(*device_, events);
+  auto info = wasim_->Control("GET", "/v1/phones/" + peer_).Json();
+  std::string lid(info.at("lid").as_string());
+  client::SendTextRequest request;
+  request.to = lid;
+  request.text = "by lid";
+  auto sent = thread_.Await(c->SendText(request));
+  ASSERT_TRUE(sent) << sent.error().message();
+  ASSERT_TRUE(WaitInbox(peer_, [&](const std::vector<json::object>& inbox) {
+    return !FromCompanion(inbox, "by lid").empty();
+  }));
+  auto acks = events.All<client::MessageAck>();
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].chat.ToString(), lid);
+  thread_.Await(c->Stop());
+}
+
 TEST_F(MessagingTest, ReadReceiptsFromThePhone) {
   Recorder events;
   auto c = StartClient(*device_, events);
