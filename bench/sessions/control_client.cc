@@ -144,15 +144,22 @@ asio::awaitable<HttpResult> ControlClient::Call(http::verb method, std::string t
     req.body() = std::move(body);
   }
   req.prepare_payload();
-  // A kept-alive connection may have been closed by the server meanwhile: one retry on a new one.
+  // A kept-alive connection may have been closed by the server meanwhile (wasim's control API
+  // closes them after 60 s idle): connections idle longer than kMaxIdle are not reused, and a
+  // failure on a reused one is retried once on a new connection, never on another idle one.
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::unique_ptr<beast::tcp_stream> stream;
     bool reused = false;
-    if (!idle_.empty()) {
-      stream = std::move(idle_.back());
+    auto now = std::chrono::steady_clock::now();
+    while (attempt == 0 && !stream && !idle_.empty()) {
+      Idle entry = std::move(idle_.back());
       idle_.pop_back();
-      reused = true;
-    } else {
+      if (now - entry.since < kMaxIdle) {
+        stream = std::move(entry.stream);
+        reused = true;
+      }
+    }
+    if (!stream) {
       stream = std::make_unique<beast::tcp_stream>(executor_);
       stream->expires_after(timeout);
       auto [ec] = co_await stream->async_connect(endpoint_, asio::as_tuple(asio::use_awaitable));
@@ -174,16 +181,17 @@ asio::awaitable<HttpResult> ControlClient::Call(http::verb method, std::string t
       if (reused && (rec == http::error::end_of_stream || rec == asio::error::connection_reset)) {
         continue;
       }
-      co_return HttpResult{0, {}, std::string(reused ? "read (kept-alive connection): " : "read: ") + rec.message()};
+      co_return HttpResult{0, {}, std::string(reused ? "read (kept-alive connection): " : "read: ") +
+                                      rec.message()};
     }
     HttpResult out{static_cast<int>(res.result_int()), std::move(res.body()), {}};
     if (res.keep_alive()) {
       stream->expires_never();
-      idle_.push_back(std::move(stream));
+      idle_.push_back(Idle{std::move(stream), std::chrono::steady_clock::now()});
     }
     co_return out;
   }
-  co_return HttpResult{0, {}, "kept-alive connections closed twice"};
+  co_return HttpResult{0, {}, "the kept-alive connection and a new one both failed"};
 }
 
 }  // namespace wa::bench

@@ -62,13 +62,20 @@ class ControlClient {
                                           std::string body = {},
                                           std::chrono::seconds timeout = std::chrono::seconds(120));
   bool valid() const { return valid_; }
+  std::size_t idle_connections() const { return idle_.size(); }
 
  private:
   boost::asio::any_io_executor executor_;
   boost::asio::ip::tcp::endpoint endpoint_;
   std::string host_header_;
   bool valid_ = false;
-  std::vector<std::unique_ptr<boost::beast::tcp_stream>> idle_;
+  struct Idle {
+    std::unique_ptr<boost::beast::tcp_stream> stream;
+    std::chrono::steady_clock::time_point since;
+  };
+  // Well under the server's idle limit, so that a reused connection is rarely one it just closed.
+  static constexpr std::chrono::seconds kMaxIdle{20};
+  std::vector<Idle> idle_;
 };
 
 }  // namespace wa::bench
