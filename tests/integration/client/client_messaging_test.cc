@@ -445,6 +445,20 @@ TEST_F(MessagingTest, TwoClientsExchangeARepliesWithMentionsAndReadReceipts) {
   }
   EXPECT_TRUE(read) << events.Log();
 
+  // Presence: we subscribe to the peer (raw stanzas: the client has no presence API yet) and see
+  // it come online when its client announces itself.
+  binary::Node subscribe("presence", {{"type", "subscribe"}, {"to", binary::Jid::User(peer_)}});
+  ASSERT_TRUE(thread_.Await(c->SendNode(subscribe)));
+  auto first = events.Wait<client::Presence>();
+  ASSERT_TRUE(first) << events.Log();
+  EXPECT_EQ(first->from.user(), peer_);
+  binary::Node available("presence", {{"type", "available"}, {"name", "Peer"}});
+  ASSERT_TRUE(thread_.Await(p->SendNode(available)));
+  auto online = events.Wait<client::Presence>(2);
+  ASSERT_TRUE(online) << events.Log();
+  EXPECT_EQ(online->from.user(), peer_);
+  EXPECT_TRUE(online->available);
+
   // Chat state reaches the other connected client.
   ASSERT_TRUE(thread_.Await(p->SendChatState(phone_, client::ChatStateKind::kComposing)));
   auto typing = events.Wait<client::ChatState>();
@@ -500,6 +514,21 @@ TEST_F(MessagingTest, SendsToALid) {
   auto acks = events.All<client::MessageAck>();
   ASSERT_EQ(acks.size(), 1u);
   EXPECT_EQ(acks[0].chat.ToString(), lid);
+  thread_.Await(c->Stop());
+}
+
+// What our own phone sends comes to us as a DeviceSentMessage copy: from_me, in the peer's chat.
+TEST_F(MessagingTest, OurPhonesMessagesArriveFromMe) {
+  Recorder events;
+  auto c = StartClient(*device_, events);
+  std::string id = PhoneSends(phone_, peer_, "from my phone");
+  auto got = events.Wait<client::Message>();
+  ASSERT_TRUE(got) << events.Log();
+  EXPECT_EQ(got->id, id);
+  EXPECT_TRUE(got->from_me);
+  EXPECT_EQ(got->text, "from my phone");
+  EXPECT_EQ(got->chat.ToString(), peer_ + "@s.whatsapp.net");
+  EXPECT_EQ(got->sender.ToString(), phone_ + "@s.whatsapp.net");
   thread_.Await(c->Stop());
 }
 
