@@ -1179,19 +1179,21 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     co_return out;
   }
 
-  // Builds sessions for `devices` that have none, from one prekey-bundle query. Devices whose
-  // bundle could not be had are left without a session (the caller skips them).
+  // Builds sessions for `devices` that have none (all of them when `force`: a fresh session
+  // replaces the current one, which libsignal archives), from one prekey-bundle query (with
+  // reason="identity" when forced, as Baileys' assertSessions). Devices whose bundle could not be
+  // had keep what they had (the caller skips those without a session).
   asio::awaitable<void> EnsureSessions(std::shared_ptr<Conn> c, std::vector<Jid> devices,
-                                       bool identity_reason) {
+                                       bool force) {
     std::vector<Jid> missing;
     for (const Jid& device : devices) {
       auto address = AddressOf(device);
       if (!address) continue;
       auto has = protocol_.HasSession(*address);
-      if (has && !*has) missing.push_back(device);
+      if (force || (has && !*has)) missing.push_back(device);
     }
     if (missing.empty()) co_return;
-    Node query = PreKeyBundleQuery(missing, identity_reason);
+    Node query = PreKeyBundleQuery(missing, force);
     auto r = co_await SendIqOn(c, std::move(query), config_.timeouts.iq);
     if (!r) {
       spdlog::warn("{}: prekey bundle fetch failed: {}", name_, r.error().Describe());
@@ -1762,12 +1764,14 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       }
     }
     if (!rebuilt) {
+      // Without keys Baileys always starts over from a freshly fetched bundle (assertSessions
+      // with force); a registration id that changed means the old session is dead for sure.
       auto current = protocol_.RemoteRegistrationId(*address);
-      if (count >= 2 || !current || (registration && *registration != *current)) {
+      if (current && registration && *registration != *current) {
         (void)protocol_.DeleteSession(*address);
-        std::vector<Jid> one{device};
-        co_await EnsureSessions(c, one, true);
       }
+      std::vector<Jid> one{device};
+      co_await EnsureSessions(c, one, true);
     }
     bool own = IsMe(device);
     std::string payload = record.message;
