@@ -1385,7 +1385,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     if (auto error = ack->GetAttr("error")) {
       int code = ParseInt(*error, -1);
       Emit(MessageAck{id, to, code});
-      if (!ack->AttrOr("phash").empty()) device_cache_.erase(to.ToString());
+      // A refusal may mean our device lists are stale (479): ask again next time.
+      device_cache_.erase(to.ToString());
+      device_cache_.erase(me.ToString());
       co_return MakeError(Errc::kMessageRejected);
     }
     std::int64_t t = 0;
@@ -1616,13 +1618,16 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         spdlog::error("{}: decrypting {} again failed: {}", name_, id, ec.message());
       }
     }
-    if (auto committed = co_await store_.Commit(); !committed) {
+    // Without a commit the stanza stays unacknowledged (the server delivers it again; a later
+    // Commit that succeeds makes that redelivery a duplicate). The owner still gets the message:
+    // it was decrypted, and the redelivery will not produce it again.
+    auto committed = co_await store_.Commit();
+    if (!committed) {
       spdlog::error("{}: commit failed; {} stays unacknowledged: {}", name_, id,
                     committed.error().message());
-      Finish(*c, Outcome{DisconnectReason::kStoreFailed, 0, 0, {}, false, committed.error().message()});
-      co_return;
+    } else {
+      Send(*c, receipt);
     }
-    Send(*c, receipt);
     if (!deliver) co_return;
     received_.Insert(key);
     Emit(std::move(event));
