@@ -142,6 +142,7 @@ void AddMessagingStats(World& world, json::object& stats) {
   stats["presence_relayed"] = m.presence_relayed;
   stats["chatstates_relayed"] = m.chatstates_relayed;
   stats["phone_decrypt_failures"] = m.phone_decrypt_failures;
+  stats["retry_receipts"] = m.retry_receipts;
   const MediaStats& media = world.media().stats();
   stats["media"] = json::object{{"conns_issued", media.conns_issued},
                                 {"uploads", media.uploads},

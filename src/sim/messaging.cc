@@ -546,6 +546,7 @@ void World::RouteReceipt(Phone& sender, std::uint16_t device, const Node& receip
   messaging_.stats.receipts_routed++;
   std::string type(receipt.AttrOr("type"));
   auto ids = ReceiptIds(receipt);
+  if (type == "retry") messaging_.stats.retry_receipts++;
   auto to = receipt.GetJid("to");
   // Any receipt but a retry or a media re-upload request means the device has the message: it
   // needs no redelivery (§4.3).

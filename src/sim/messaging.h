@@ -67,6 +67,9 @@ struct MessagingStats {
   std::uint64_t presence_relayed = 0;
   std::uint64_t chatstates_relayed = 0;
   std::uint64_t phone_decrypt_failures = 0;
+  // Retry receipts routed (from phones and companions): each one is a message some device could
+  // not decrypt.
+  std::uint64_t retry_receipts = 0;
 };
 
 struct MessagingState {

@@ -85,6 +85,7 @@ TEST_F(WasimMessaging, PhonesExchangeEncryptedTextPkmsgFirstThenMsg) {
   EXPECT_EQ(stats.enc_msg, 2u);
   EXPECT_EQ(stats.receipts_routed, 3u);  // one delivery receipt per message
   EXPECT_EQ(stats.phone_decrypt_failures, 0u);
+  EXPECT_EQ(stats.retry_receipts, 0u);
 }
 
 TEST_F(WasimMessaging, LidAddressingReachesTheSameAccount) {
@@ -125,6 +126,7 @@ TEST_F(WasimMessaging, RetryReceiptsRebuildALostSession) {
   auto lost = Send(kAlice, kBob, "lost and found");
 
   EXPECT_EQ(world_.messaging_stats().phone_decrypt_failures, 2u);
+  EXPECT_EQ(world_.messaging_stats().retry_receipts, 2u);
   auto inbox = InboxOf(kBob);
   ASSERT_EQ(inbox.size(), 2u);
   EXPECT_EQ(inbox[1].id, lost);
