@@ -68,7 +68,7 @@ class Wasim:
         self._stderr = open(os.path.join(workdir, "wasim.log"), "w")
         self.proc = subprocess.Popen(
             [WASIM, "--port", "0", "--control-port", "0", "--data-dir", self.data_dir,
-             "--log-level", "warn"],
+             "--log-level", "info"],
             stdout=subprocess.PIPE, stderr=self._stderr, text=True)
         lines = queue.Queue()
         threading.Thread(target=lambda: [lines.put(l) for l in self.proc.stdout], daemon=True).start()
@@ -373,8 +373,10 @@ class Kill9Test(unittest.TestCase):
         except AssertionError:
             inbox = self.inbox(Q)
             missing = acked - {m["id"] for m in inbox}
+            routes = {i: self.wasim.control("GET", f"/v1/messages/{i}")[1] for i in list(missing)[:5]}
             self.fail(f"{len(missing)} acknowledged messages of wa_peer are not in Q's inbox "
-                      f"({len(inbox)} entries): {sorted(from_peer[i] for i in missing)[:20]}")
+                      f"({len(inbox)} entries): {sorted(from_peer[i] for i in missing)[:20]}; "
+                      f"routed: {routes}; stats: {self.wasim.control('GET', '/v1/stats')[1]}")
 
         # At-least-once: what never got an ack is sent again with the same id.
         unacked = [i for i in from_peer if i not in self.acked()]
