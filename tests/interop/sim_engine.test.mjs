@@ -108,8 +108,12 @@ async function openBaileys() {
 		keepAliveIntervalMs: 5000,
 		// Baileys 7.0.0-rc14 keeps sent messages for retries under the chat's user JID but looks
 		// a 1:1 retry receipt up under its sender's device JID, so a retry from a companion misses
-		// that cache: like an application, we answer from what we sent.
-		getMessage: async key => sentByBaileys.get(key.id)
+		// that cache: like an application, we answer from what we sent. The retry receipt can
+		// come before sendMessage has returned the message, so wait for it a little.
+		getMessage: async key => {
+			for (let i = 0; i < 100 && !sentByBaileys.has(key.id); ++i) await new Promise(r => setTimeout(r, 20))
+			return sentByBaileys.get(key.id)
+		}
 	})
 	sock.ev.on('creds.update', saveCreds)
 	const connection = recorder(sock, 'connection.update')
