@@ -13,6 +13,7 @@ import urllib.request
 
 WAGATE = os.environ.get("WA_WAGATE_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "dev", "src", "bin", "wagate")
+WASIM = os.environ.get("WA_WASIM_BIN") or os.path.join(os.path.dirname(WAGATE), "wasim")
 
 
 def clean_env(extra=None):
@@ -87,6 +88,66 @@ class Wagate:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class Wasim:
+    """A running wasim with free ports; its endpoints as it printed them."""
+
+    def __init__(self, data_dir):
+        import re
+        self.stderr_path = os.path.join(data_dir, "wasim-stderr.log")
+        self._stderr = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen([WASIM, "--port", "0", "--control-port", "0", "--data-dir", data_dir,
+                                      "--log-level", "warn"],
+                                     stdout=subprocess.PIPE, stderr=self._stderr, text=True)
+        found = {}
+        patterns = {"chat_url": r"wasim chat endpoint (\S+)", "control_url": r"wasim control API (\S+)",
+                    "root_key": r"wasim noise root public key ([0-9a-f]{64})",
+                    "cert": r"wasim TLS certificate (\S+)"}
+        deadline = time.monotonic() + 10
+        while len(found) < len(patterns) and time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            for name, pattern in patterns.items():
+                m = re.search(pattern, line)
+                if m:
+                    found[name] = m.group(1)
+        if len(found) < len(patterns):
+            self.stop()
+            raise AssertionError(f"wasim did not print its endpoints: {found}")
+        self.chat_url = found["chat_url"]
+        self.control_url = found["control_url"].rstrip("/")
+        self.root_key = found["root_key"]
+        self.cert = found["cert"]
+
+    def request(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.control_url + path, method=method, data=data,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                raw = resp.read()
+                return resp.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, json.loads(raw) if raw else None
+
+    def gateway_args(self):
+        """wagate flags that make this wasim the sandbox."""
+        return ["--set", f"sandbox.chat_url={self.chat_url}", "--set", f"sandbox.root_key={self.root_key}",
+                "--set", f"sandbox.ca_file={self.cert}", "--set", f"sandbox.control_url={self.control_url}"]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self._stderr.close()
 
 
 def run_wagate(*args, env=None, timeout=30):

@@ -33,7 +33,8 @@ class Api:
             h["Authorization"] = "Bearer " + key
         status, resp_headers, resp_body = self.w.request(method, path, body=data, headers=h)
         self.openapi.check(method, path, status, resp_headers, resp_body)
-        parsed = json.loads(resp_body) if resp_body else None
+        is_json = (resp_headers.get("Content-Type") or "").split(";")[0].endswith("json")
+        parsed = json.loads(resp_body) if resp_body and is_json else resp_body
         return status, resp_headers, parsed
 
     def signup(self, email, password=PASSWORD):

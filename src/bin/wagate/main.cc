@@ -69,6 +69,9 @@ int main(int argc, char** argv) {
   bool print_config = false;
   auto* serve = app.add_subcommand("serve", "serve the HTTP API until SIGINT/SIGTERM");
   serve_flags.AddTo(serve);
+  bool sandbox_default = false;
+  serve->add_flag("--sandbox", sandbox_default,
+                  "new sessions link to the sandbox (sandbox.default=1) unless they say otherwise");
   serve->add_flag("--print-config", print_config,
                   "print the effective configuration (secrets masked) and exit");
 
@@ -96,6 +99,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*serve) {
+    if (sandbox_default) serve_flags.sets.push_back("sandbox.default=1");
     auto eff = serve_flags.Load();
     if (!eff) return 2;
     if (print_config) {

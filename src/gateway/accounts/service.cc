@@ -8,6 +8,7 @@
 #include "gateway/accounts/api_key.h"
 #include "gateway/accounts/password.h"
 #include "gateway/accounts/validation.h"
+#include "gateway/store/ids.h"
 #include "wa/crypto/crypto.h"
 
 namespace gateway::accounts {
@@ -31,15 +32,6 @@ ApiError StoreError(const boost::system::error_code& ec) {
 
 ApiError BadCredentials() {
   return ApiError{status::unauthorized, "invalid_credentials", "email or password is wrong"};
-}
-
-// Random ids and tokens: `prefix` + 20 base32 characters (100 bits) for ids; tokens are 32 bytes.
-std::string NewId(std::string_view prefix) {
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
-  auto bytes = wa::crypto::RandomBytes(20);
-  std::string id(prefix);
-  for (auto b : bytes) id.push_back(kAlphabet[b & 31]);
-  return id;
 }
 
 base::Bytes Sha256Bytes(std::string_view s) {
@@ -107,7 +99,7 @@ asio::awaitable<base::Result<AccountView, ApiError>> AccountService::Signup(std:
   auto hash_work = [password = std::move(password)] { return HashPassword(password); };
   auto hashed = co_await hash_pool_.Run(std::move(hash_work));
   if (!hashed) co_return StoreError(hashed.error());
-  store::AccountRow row{.id = NewId("acc_"),
+  store::AccountRow row{.id = store::NewId("acc_"),
                         .email = address,
                         .password_hash = std::move(*hashed),
                         .plan = config_.default_plan,
@@ -316,7 +308,7 @@ asio::awaitable<base::Result<AccountService::CreatedKey, ApiError>> AccountServi
                            " active keys; revoke one first"};
   }
   NewApiKey secret = GenerateApiKey();
-  store::ApiKeyRow row{.id = NewId("key_"),
+  store::ApiKeyRow row{.id = store::NewId("key_"),
                        .account_id = caller.account_id,
                        .name = std::move(name),
                        .prefix = secret.prefix,

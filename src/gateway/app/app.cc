@@ -24,6 +24,10 @@
 #include "gateway/accounts/service.h"
 #include "gateway/api/account_routes.h"
 #include "gateway/api/openapi.h"
+#include "gateway/api/session_routes.h"
+#include "gateway/sessions/manager.h"
+#include "gateway/store/sqlite/session_state.h"
+#include "gateway/store/sqlite/session_store.h"
 #include "gateway/store/sqlite/account_store.h"
 #include "gateway/store/sqlite/sqlite_store.h"
 #include "wa/crypto/crypto.h"
@@ -117,12 +121,24 @@ std::unique_ptr<store::sqlite::SqliteStore> OpenStore(const config::Config& conf
   return std::move(*opened);
 }
 
+sessions::ManagerOptions ManagerOptionsFrom(const config::Config& config) {
+  sessions::ManagerOptions o;
+  o.whatsapp = {config.whatsapp_url, config.whatsapp_root_key_hex, ""};
+  if (!config.sandbox_chat_url.empty()) {
+    o.sandbox = sessions::Endpoint{config.sandbox_chat_url, config.sandbox_root_key_hex,
+                                   config.sandbox_ca_file};
+  }
+  o.sandbox_default = config.sandbox_default;
+  return o;
+}
+
 }  // namespace
 
 http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
-                        const config::Config& config) {
+                        sessions::SessionManager& sessions, const config::Config& config) {
   http::Router router;
   api::AddAccountRoutes(router, accounts, {.operator_token = config.operator_token});
+  api::AddSessionRoutes(router, accounts, sessions);
   api::AddOpenApiRoute(router);
   router.Add(bhttp::verb::get, "/healthz", [](http::Context& ctx) -> asio::awaitable<http::Response> {
     co_return http::Json(ctx.request, bhttp::status::ok, R"({"status":"ok"})");
@@ -200,8 +216,12 @@ int Serve(const config::Config& config) {
   // argon2id needs 64 MiB per hash: two at a time at most.
   base::BlockingPool hash_pool(2);
   accounts::AccountService accounts(account_rows, hash_pool, config);
-  http::Server server(ioc, std::move(*acceptor), MakeRouter(*store, accounts, config),
+  store::sqlite::SessionStates states(*store, master_key);
+  store::sqlite::SqliteSessionStore session_rows(*store);
+  sessions::SessionManager sessions(ioc, session_rows, states, ManagerOptionsFrom(config));
+  http::Server server(ioc, std::move(*acceptor), MakeRouter(*store, accounts, sessions, config),
                       {.max_body_bytes = config.max_body_bytes});
+  asio::co_spawn(ioc, sessions.StartAll(), asio::detached);
 
   // Keys' last-use times are written in batches.
   asio::steady_timer flush_timer(ioc);
@@ -230,6 +250,7 @@ int Serve(const config::Config& config) {
     asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
       bool drained = co_await server.Shutdown(std::chrono::milliseconds(config.shutdown_timeout_ms));
       stopping.store(true);
+      co_await sessions.Shutdown();
       flush_timer.cancel();
       co_await accounts.FlushLastUsed();
       if (!drained) {

@@ -10,6 +10,8 @@
 
 #include "gateway/api/openapi.h"
 #include "gateway/store/sqlite/account_store.h"
+#include "gateway/store/sqlite/session_state.h"
+#include "gateway/store/sqlite/session_store.h"
 #include "gateway/store/sqlite/sqlite_store.h"
 
 namespace gateway::app {
@@ -28,7 +30,11 @@ TEST(OpenApi, DocumentsExactlyTheRoutesOfTheRouter) {
   base::BlockingPool pool(1);
   config::Config config;
   accounts::AccountService accounts(rows, pool, config);
-  auto router = MakeRouter(**store, accounts, config);
+  store::sqlite::SessionStates states(**store, base::Bytes(32, 1));
+  store::sqlite::SqliteSessionStore session_rows(**store);
+  boost::asio::io_context ioc;
+  sessions::SessionManager sessions(ioc, session_rows, states, {});
+  auto router = MakeRouter(**store, accounts, sessions, config);
 
   std::set<std::pair<std::string, std::string>> served;
   for (const auto& route : router.routes()) {

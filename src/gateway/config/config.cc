@@ -144,6 +144,46 @@ const std::vector<Spec>& Specs() {
        IntIn(0, 1LL << 40, [](Config& c, long long v) { c.plans[2].messages_per_month = v; })},
       {"plans.enterprise.requests_per_minute", Kind::kInt, "6000", "API requests per minute per key on enterprise", false,
        IntIn(1, 1000000, [](Config& c, long long v) { c.plans[2].requests_per_minute = int(v); })},
+      {"whatsapp.url", Kind::kString, "wss://web.whatsapp.com/ws/chat", "WebSocket URL real sessions connect to", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         if (!v.empty() && v.rfind("ws://", 0) != 0 && v.rfind("wss://", 0) != 0) {
+           return "expected a ws:// or wss:// URL";
+         }
+         c.whatsapp_url = v;
+         return std::nullopt;
+       }},
+      {"whatsapp.root_key", Kind::kString, "", "Noise root public key, 64 hex digits (default: WhatsApp's)", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         if (!v.empty() && (v.size() != 64 || !base::FromHex(v))) return "expected 64 hex digits";
+         c.whatsapp_root_key_hex = v;
+         return std::nullopt;
+       }},
+      {"sandbox.chat_url", Kind::kString, "", "wasim's chat endpoint (ws:// or wss://); empty: no sandbox", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         if (!v.empty() && v.rfind("ws://", 0) != 0 && v.rfind("wss://", 0) != 0) {
+           return "expected a ws:// or wss:// URL";
+         }
+         c.sandbox_chat_url = v;
+         return std::nullopt;
+       }},
+      {"sandbox.root_key", Kind::kString, "", "wasim's Noise root public key (64 hex digits)", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         if (!v.empty() && (v.size() != 64 || !base::FromHex(v))) return "expected 64 hex digits";
+         c.sandbox_root_key_hex = v;
+         return std::nullopt;
+       }},
+      {"sandbox.ca_file", Kind::kString, "", "wasim's TLS certificate (PEM) for wss://", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         c.sandbox_ca_file = v;
+         return std::nullopt;
+       }},
+      {"sandbox.control_url", Kind::kString, "", "wasim's control API URL (where a simulated phone scans)", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         c.sandbox_control_url = v;
+         return std::nullopt;
+       }},
+      {"sandbox.default", Kind::kInt, "0", "1: new sessions are sandbox sessions unless they say otherwise",
+       false, IntIn(0, 1, [](Config& c, long long v) { c.sandbox_default = v != 0; })},
       {"security.operator_token", Kind::kString, "",
        "bearer token of the operator API (/v1/admin); empty disables it (at least 32 characters)",
        true,

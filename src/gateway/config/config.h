@@ -44,6 +44,15 @@ struct Config {
   // [security]
   std::string master_key_hex;  // empty: read or create <data_dir>/master.key
   std::string operator_token;  // empty: the operator API (/v1/admin) is disabled
+  // [whatsapp]: where real sessions connect (empty root key: WhatsApp's production root)
+  std::string whatsapp_url = "wss://web.whatsapp.com/ws/chat";
+  std::string whatsapp_root_key_hex;
+  // [sandbox]: a wasim standing in for WhatsApp (sessions created with "sandbox": true)
+  std::string sandbox_chat_url;      // empty: no sandbox
+  std::string sandbox_root_key_hex;  // wasim prints it and serves it at /v1/root-key
+  std::string sandbox_ca_file;       // wasim's TLS certificate, for wss://
+  std::string sandbox_control_url;   // wasim's control API (shown to users, for scanning)
+  bool sandbox_default = false;      // new sessions are sandbox sessions unless they say not
   // [plans.<name>] and [accounts]
   std::vector<Plan> plans = {{"starter", 2, 10000, 120},
                              {"pro", 10, 200000, 600},

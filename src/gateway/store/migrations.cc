@@ -107,6 +107,31 @@ CREATE TABLE web_sessions (
 ) STRICT;
 CREATE INDEX web_sessions_by_account ON web_sessions(account_id);
 )sql"},
+      // Linked numbers as the API sees them ("sessions"). `desired` is what the owner asked for
+      // (running or stopped) and survives restarts; `status` is the last observed state. The
+      // session's WhatsApp credentials and Signal state are the wa_* tables, keyed by this id.
+      {4, "sessions",
+       R"sql(
+CREATE TABLE sessions (
+  id           TEXT PRIMARY KEY,      -- "ses_" + random
+  account_id   TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name         TEXT NOT NULL,
+  sandbox      INTEGER NOT NULL DEFAULT 0,
+  webhook_url  TEXT NOT NULL DEFAULT '',
+  proxy        TEXT NOT NULL DEFAULT '',  -- http://... or socks5://...; secrets sealed later
+  min_delay_ms INTEGER NOT NULL,
+  max_delay_ms INTEGER NOT NULL,
+  daily_limit  INTEGER,                   -- NULL: the plan's
+  desired      TEXT NOT NULL,             -- running | stopped
+  status       TEXT NOT NULL,
+  status_ms    INTEGER NOT NULL,          -- since when
+  phone        TEXT NOT NULL DEFAULT '',  -- the linked number's user part
+  jid          TEXT NOT NULL DEFAULT '',
+  lid          TEXT NOT NULL DEFAULT '',
+  created_ms   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sessions_by_account ON sessions(account_id, id);
+)sql"},
   };
   return migrations;
 }

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "gateway/store/sqlite/on_pool.h"
 #include "gateway/store/sqlite/sql.h"
 
 namespace gateway::store::sqlite {
@@ -9,21 +10,6 @@ namespace gateway::store::sqlite {
 namespace asio = boost::asio;
 
 namespace {
-
-// Runs `fn(db)` on the store's pool with a connection of its own. `fn` returns Result<T>.
-template <class T, class F>
-asio::awaitable<base::Result<T>> OnPool(SqliteStore& store, F fn) {
-  auto work = [&store, fn = std::move(fn)]() -> base::Result<T> {
-    std::optional<base::Result<T>> out;
-    auto ran = store.WithConnection([&](sqlite3* db) -> base::Result<void> {
-      out.emplace(fn(db));
-      return {};
-    });
-    if (!ran) return base::Result<T>(boost::system::in_place_error, ran.error());
-    return std::move(*out);
-  };
-  co_return co_await store.pool().Run(std::move(work));
-}
 
 std::string JoinIds(const std::vector<std::string>& ids) {
   std::string out;
