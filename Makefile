@@ -19,8 +19,8 @@ build: deps
 	@cmake --build --preset release -j $(JOBS)
 
 run: build
-	@echo "Starting wagate on http://$(LISTEN) (data in $(DATA_DIR)); Ctrl-C stops it."
-	@exec build/release/src/bin/wagate serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+	@echo "Starting wagate on http://$(LISTEN) (data in $(DATA_DIR)) with a wasim sandbox; Ctrl-C stops them."
+	@exec scripts/run.sh build/release/src/bin $(LISTEN) $(DATA_DIR)
 
 # Every suite: unit, integration and interop tests on the debug build (-Werror), the same
 # under ASan + UBSan, then each fuzzer for FUZZ_SECONDS.
