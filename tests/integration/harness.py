@@ -33,6 +33,20 @@ def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def stop_process(proc, *files):
+    """SIGTERM, up to 10 s to exit, then SIGKILL; closes its stdout and `files`."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    proc.stdout.close()
+    for f in files:
+        f.close()
+
+
 class Wagate:
     """A running `wagate serve`; stop() or the context manager always ends it."""
 
@@ -73,15 +87,7 @@ class Wagate:
         return self.proc.wait(timeout=timeout)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self._stderr.close()
+        stop_process(self.proc, self._stderr)
 
     def __enter__(self):
         return self
@@ -139,15 +145,7 @@ class Wasim:
                 "--set", f"sandbox.ca_file={self.cert}", "--set", f"sandbox.control_url={self.control_url}"]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self._stderr.close()
+        stop_process(self.proc, self._stderr)
 
 
 def run_wagate(*args, env=None, timeout=30):
