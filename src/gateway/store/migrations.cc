@@ -132,6 +132,21 @@ CREATE TABLE sessions (
 ) STRICT;
 CREATE INDEX sessions_by_account ON sessions(account_id, id);
 )sql"},
+      // The event log (store/events.h): what webhooks and live streams deliver, appended in the
+      // transaction of the change it reports. AUTOINCREMENT so a pruned seq is never reused.
+      {5, "events",
+       R"sql(
+CREATE TABLE events (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  id         TEXT NOT NULL UNIQUE,      -- "evt_" + random
+  account_id TEXT NOT NULL,
+  session_id TEXT NOT NULL DEFAULT '',
+  type       TEXT NOT NULL,
+  data       TEXT NOT NULL,             -- JSON object
+  created_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX events_by_session ON events(account_id, session_id, seq);
+)sql"},
   };
   return migrations;
 }

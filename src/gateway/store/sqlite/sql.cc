@@ -25,4 +25,12 @@ Errc Classify(int rc) {
   }
 }
 
+base::Result<void> InTransaction(sqlite3* db, const std::function<base::Result<void>()>& fn) {
+  if (!Exec(db, "BEGIN IMMEDIATE", nullptr)) return ErrorOf(db);
+  auto done = fn();
+  if (done && !Exec(db, "COMMIT", nullptr)) done = ErrorOf(db);
+  if (!done) Exec(db, "ROLLBACK", nullptr);
+  return done;
+}
+
 }  // namespace gateway::store::sqlite

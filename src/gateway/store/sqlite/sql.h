@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -72,5 +73,8 @@ class Stmt {
   int prepared_;
   int rc_;
 };
+
+// Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; rolls back when `fn` or the commit fails.
+base::Result<void> InTransaction(sqlite3* db, const std::function<base::Result<void>()>& fn);
 
 }  // namespace gateway::store::sqlite
