@@ -23,12 +23,15 @@
 #include "base/http/server.h"
 #include "gateway/accounts/service.h"
 #include "gateway/api/account_routes.h"
+#include "gateway/api/message_routes.h"
 #include "gateway/api/openapi.h"
 #include "gateway/api/session_routes.h"
 #include "gateway/sessions/manager.h"
 #include "gateway/store/sqlite/session_state.h"
 #include "gateway/store/sqlite/session_store.h"
 #include "gateway/store/sqlite/account_store.h"
+#include "gateway/store/sqlite/event_store.h"
+#include "gateway/store/sqlite/message_store.h"
 #include "gateway/store/sqlite/sqlite_store.h"
 #include "wa/crypto/crypto.h"
 
@@ -132,13 +135,24 @@ sessions::ManagerOptions ManagerOptionsFrom(const config::Config& config) {
   return o;
 }
 
+outbox::Options OutboxOptionsFrom(const config::Config& config) {
+  outbox::Options o;
+  o.logged_out_grace = std::chrono::milliseconds(config.outbox_logged_out_grace_ms);
+  o.retention = std::chrono::hours(24 * config.messages_retention_days);
+  o.lookup_burst = config.lookups_per_hour;
+  o.sweep_every = std::chrono::milliseconds(config.outbox_sweep_ms);
+  return o;
+}
+
 }  // namespace
 
 http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
-                        sessions::SessionManager& sessions, const config::Config& config) {
+                        sessions::SessionManager& sessions, outbox::Outbox& outbox,
+                        const config::Config& config) {
   http::Router router;
   api::AddAccountRoutes(router, accounts, {.operator_token = config.operator_token});
   api::AddSessionRoutes(router, accounts, sessions);
+  api::AddMessageRoutes(router, accounts, sessions, outbox);
   api::AddOpenApiRoute(router);
   router.Add(bhttp::verb::get, "/healthz", [](http::Context& ctx) -> asio::awaitable<http::Response> {
     co_return http::Json(ctx.request, bhttp::status::ok, R"({"status":"ok"})");
@@ -218,9 +232,18 @@ int Serve(const config::Config& config) {
   accounts::AccountService accounts(account_rows, hash_pool, config);
   store::sqlite::SessionStates states(*store, master_key);
   store::sqlite::SqliteSessionStore session_rows(*store);
-  sessions::SessionManager sessions(ioc, session_rows, states, ManagerOptionsFrom(config));
-  http::Server server(ioc, std::move(*acceptor), MakeRouter(*store, accounts, sessions, config),
+  store::sqlite::SqliteEventStore event_log(*store);
+  store::sqlite::SqliteMessageStore message_rows(*store);
+  events::Bus bus;
+  outbox::Outbox outbox(ioc, message_rows, session_rows, bus, OutboxOptionsFrom(config));
+  auto manager_options = ManagerOptionsFrom(config);
+  manager_options.events = &event_log;
+  manager_options.bus = &bus;
+  manager_options.plugin = &outbox;
+  sessions::SessionManager sessions(ioc, session_rows, states, std::move(manager_options));
+  http::Server server(ioc, std::move(*acceptor), MakeRouter(*store, accounts, sessions, outbox, config),
                       {.max_body_bytes = config.max_body_bytes});
+  outbox.Start();
   asio::co_spawn(ioc, sessions.StartAll(), asio::detached);
 
   // Keys' last-use times are written in batches.
@@ -251,6 +274,7 @@ int Serve(const config::Config& config) {
       bool drained = co_await server.Shutdown(std::chrono::milliseconds(config.shutdown_timeout_ms));
       stopping.store(true);
       co_await sessions.Shutdown();
+      co_await outbox.Shutdown();
       flush_timer.cancel();
       co_await accounts.FlushLastUsed();
       if (!drained) {

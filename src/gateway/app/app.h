@@ -7,6 +7,7 @@
 #include "base/http/router.h"
 #include "gateway/accounts/service.h"
 #include "gateway/config/config.h"
+#include "gateway/outbox/outbox.h"
 #include "gateway/sessions/manager.h"
 #include "gateway/store/store.h"
 
@@ -14,7 +15,8 @@ namespace gateway::app {
 
 // Every route of the API (tests compare it with the OpenAPI document).
 base::http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
-                              sessions::SessionManager& sessions, const config::Config& config);
+                              sessions::SessionManager& sessions, outbox::Outbox& outbox,
+                              const config::Config& config);
 
 // Serves until SIGINT/SIGTERM, then drains and returns 0; start-up failures print one line on
 // stderr and return non-zero.

@@ -12,6 +12,7 @@
 #include "gateway/store/sqlite/account_store.h"
 #include "gateway/store/sqlite/session_state.h"
 #include "gateway/store/sqlite/session_store.h"
+#include "gateway/store/sqlite/message_store.h"
 #include "gateway/store/sqlite/sqlite_store.h"
 
 namespace gateway::app {
@@ -34,7 +35,10 @@ TEST(OpenApi, DocumentsExactlyTheRoutesOfTheRouter) {
   store::sqlite::SqliteSessionStore session_rows(**store);
   boost::asio::io_context ioc;
   sessions::SessionManager sessions(ioc, session_rows, states, {});
-  auto router = MakeRouter(**store, accounts, sessions, config);
+  store::sqlite::SqliteMessageStore message_rows(**store);
+  events::Bus bus;
+  outbox::Outbox outbox(ioc, message_rows, session_rows, bus, {});
+  auto router = MakeRouter(**store, accounts, sessions, outbox, config);
 
   std::set<std::pair<std::string, std::string>> served;
   for (const auto& route : router.routes()) {

@@ -53,6 +53,11 @@ struct Config {
   std::string sandbox_ca_file;       // wasim's TLS certificate, for wss://
   std::string sandbox_control_url;   // wasim's control API (shown to users, for scanning)
   bool sandbox_default = false;      // new sessions are sandbox sessions unless they say not
+  // [outbox] and [messages]
+  long long outbox_logged_out_grace_ms = 600000;  // then a logged-out session's queue fails
+  long long outbox_sweep_ms = 10000;
+  int lookups_per_hour = 30;       // contact lookups per session
+  int messages_retention_days = 30;
   // [plans.<name>] and [accounts]
   std::vector<Plan> plans = {{"starter", 2, 10000, 120},
                              {"pro", 10, 200000, 600},
