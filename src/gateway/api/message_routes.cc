@@ -213,6 +213,11 @@ void AddMessageRoutes(http::Router& router, accounts::AccountService& accounts,
                                 "phone must be an international number, e.g. +15550001111");
       }
       std::string digits = jid->substr(0, jid->find('@'));
+      // Only lookups that can reach WhatsApp draw on the budget.
+      if (sessions.LiveStatus(id) != "connected") {
+        co_return http::Problem(ctx.request, status::conflict, "not_connected",
+                                "the session is not connected to WhatsApp");
+      }
       if (auto budget = outbox.TakeLookup(id); !budget) co_return http::Problem(ctx.request, budget.error());
       std::vector<std::string> phones{digits};
       auto found = co_await sessions.Lookup(id, std::move(phones));
