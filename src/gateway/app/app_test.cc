@@ -13,6 +13,7 @@
 #include "gateway/store/sqlite/session_state.h"
 #include "gateway/store/sqlite/session_store.h"
 #include "gateway/store/sqlite/sqlite_store.h"
+#include "gateway/store/sqlite/webhook_store.h"
 
 namespace gateway::app {
 namespace {
@@ -34,7 +35,9 @@ TEST(OpenApi, DocumentsExactlyTheRoutesOfTheRouter) {
   store::sqlite::SqliteSessionStore session_rows(**store);
   boost::asio::io_context ioc;
   sessions::SessionManager sessions(ioc, session_rows, states, {});
-  auto router = MakeRouter(**store, accounts, sessions, config);
+  store::sqlite::SqliteWebhookStore webhook_rows(**store, base::Bytes(32, 1));
+  webhooks::Service hooks(ioc, webhook_rows, session_rows, {});
+  auto router = MakeRouter(**store, accounts, sessions, hooks, config);
 
   std::set<std::pair<std::string, std::string>> served;
   for (const auto& route : router.routes()) {
