@@ -23,6 +23,7 @@
 #include "base/http/server.h"
 #include "gateway/accounts/service.h"
 #include "gateway/api/account_routes.h"
+#include "gateway/api/message_routes.h"
 #include "gateway/api/openapi.h"
 #include "gateway/api/session_routes.h"
 #include "gateway/api/webhook_routes.h"
@@ -31,6 +32,8 @@
 #include "gateway/store/sqlite/session_state.h"
 #include "gateway/store/sqlite/session_store.h"
 #include "gateway/store/sqlite/account_store.h"
+#include "gateway/store/sqlite/event_store.h"
+#include "gateway/store/sqlite/message_store.h"
 #include "gateway/store/sqlite/sqlite_store.h"
 #include "gateway/store/sqlite/webhook_store.h"
 #include "gateway/webhooks/service.h"
@@ -136,6 +139,15 @@ sessions::ManagerOptions ManagerOptionsFrom(const config::Config& config) {
   return o;
 }
 
+outbox::Options OutboxOptionsFrom(const config::Config& config) {
+  outbox::Options o;
+  o.logged_out_grace = std::chrono::milliseconds(config.outbox_logged_out_grace_ms);
+  o.retention = std::chrono::hours(24 * config.messages_retention_days);
+  o.lookup_burst = config.lookups_per_hour;
+  o.sweep_every = std::chrono::milliseconds(config.outbox_sweep_ms);
+  return o;
+}
+
 }  // namespace
 
 webhooks::ServiceOptions WebhookOptionsFrom(const config::Config& config) {
@@ -160,11 +172,13 @@ webhooks::ServiceOptions WebhookOptionsFrom(const config::Config& config) {
 }
 
 http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
-                        sessions::SessionManager& sessions, webhooks::Service& hooks,
+                        sessions::SessionManager& sessions, outbox::Outbox& outbox,
+                        webhooks::Service& hooks,
                         const config::Config& config) {
   http::Router router;
   api::AddAccountRoutes(router, accounts, {.operator_token = config.operator_token});
   api::AddSessionRoutes(router, accounts, sessions);
+  api::AddMessageRoutes(router, accounts, sessions, outbox);
   api::AddWebhookRoutes(router, accounts, hooks);
   api::AddOpenApiRoute(router);
   router.Add(bhttp::verb::get, "/healthz", [](http::Context& ctx) -> asio::awaitable<http::Response> {
@@ -245,15 +259,24 @@ int Serve(const config::Config& config) {
   accounts::AccountService accounts(account_rows, hash_pool, config);
   store::sqlite::SessionStates states(*store, master_key);
   store::sqlite::SqliteSessionStore session_rows(*store);
-  sessions::SessionManager sessions(ioc, session_rows, states, ManagerOptionsFrom(config));
+  store::sqlite::SqliteEventStore event_log(*store);
+  store::sqlite::SqliteMessageStore message_rows(*store);
   // Producers append to the event log, then publish here; webhook delivery only wakes on it.
   events::Bus bus;
+  outbox::Outbox outbox(ioc, message_rows, session_rows, bus, OutboxOptionsFrom(config));
+  auto manager_options = ManagerOptionsFrom(config);
+  manager_options.events = &event_log;
+  manager_options.bus = &bus;
+  manager_options.plugin = &outbox;
+  sessions::SessionManager sessions(ioc, session_rows, states, std::move(manager_options));
   store::sqlite::SqliteWebhookStore webhook_rows(*store, master_key);
   webhooks::Service hooks(ioc, webhook_rows, session_rows, WebhookOptionsFrom(config));
   int hooks_token = bus.Subscribe([&hooks](const store::EventRow&) { hooks.Wake(); });
   hooks.Start();
-  http::Server server(ioc, std::move(*acceptor), MakeRouter(*store, accounts, sessions, hooks, config),
+  http::Server server(ioc, std::move(*acceptor),
+                      MakeRouter(*store, accounts, sessions, outbox, hooks, config),
                       {.max_body_bytes = config.max_body_bytes});
+  outbox.Start();
   asio::co_spawn(ioc, sessions.StartAll(), asio::detached);
 
   // Keys' last-use times are written in batches.
@@ -284,6 +307,7 @@ int Serve(const config::Config& config) {
       bool drained = co_await server.Shutdown(std::chrono::milliseconds(config.shutdown_timeout_ms));
       stopping.store(true);
       co_await sessions.Shutdown();
+      co_await outbox.Shutdown();
       bus.Unsubscribe(hooks_token);
       co_await hooks.Shutdown(std::chrono::seconds(2));
       flush_timer.cancel();

@@ -7,6 +7,7 @@
 #include "base/http/router.h"
 #include "gateway/accounts/service.h"
 #include "gateway/config/config.h"
+#include "gateway/outbox/outbox.h"
 #include "gateway/sessions/manager.h"
 #include "gateway/store/store.h"
 #include "gateway/webhooks/service.h"
@@ -15,8 +16,8 @@ namespace gateway::app {
 
 // Every route of the API (tests compare it with the OpenAPI document).
 base::http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
-                              sessions::SessionManager& sessions, webhooks::Service& hooks,
-                              const config::Config& config);
+                              sessions::SessionManager& sessions, outbox::Outbox& outbox,
+                              webhooks::Service& hooks, const config::Config& config);
 
 // The webhook worker's options from the configuration (sandbox mode allows loopback receivers).
 webhooks::ServiceOptions WebhookOptionsFrom(const config::Config& config);

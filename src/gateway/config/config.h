@@ -63,6 +63,11 @@ struct Config {
   int webhooks_poll_interval_ms = 1000;   // how often the log is read without a wake-up
   std::string webhooks_allow_private;     // CIDR blocks and host names the SSRF guard lets through
   std::string webhooks_ca_file;           // extra trusted CA certificates (PEM)
+  // [outbox] and [messages]
+  long long outbox_logged_out_grace_ms = 600000;  // then a logged-out session's queue fails
+  long long outbox_sweep_ms = 10000;
+  int lookups_per_hour = 30;       // contact lookups per session
+  int messages_retention_days = 30;
   // [plans.<name>] and [accounts]
   std::vector<Plan> plans = {{"starter", 2, 10000, 120},
                              {"pro", 10, 200000, 600},

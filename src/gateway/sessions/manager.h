@@ -81,9 +81,11 @@ struct CreateRequest {
   std::optional<bool> sandbox;
   std::string webhook_url;
   std::string proxy;
-  int min_delay_ms = 1000;
-  int max_delay_ms = 3000;
+  // Unset: 3-8 s for WhatsApp (safe for a new number), 0.2-0.8 s in the sandbox.
+  std::optional<int> min_delay_ms;
+  std::optional<int> max_delay_ms;
   std::optional<std::int64_t> daily_limit;
+  std::string pacing = "{}";  // validated JSON (outbox::PacingFromJson)
   int max_sessions = 0;  // the account's plan limit
 };
 
