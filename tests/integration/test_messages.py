@@ -9,6 +9,7 @@ import unittest
 
 from harness import TempDirTest, Wagate, Wasim, wait_for
 from test_accounts import Api, session_cookie
+from test_webhooks import Receiver, Sink
 
 ALICE = "15550001111"  # the linked number (the session is her companion device)
 BOB = "15550002222"
@@ -262,6 +263,52 @@ class MessagesTest(TempDirTest):
         eve_sid = self.new_session(api, other)
         status, _, got = api.call("GET", f"/v1/sessions/{eve_sid}/messages/{mid}", key=other)
         self.assertEqual(code(status, got), (404, "not_found"))
+
+    def test_the_journey_as_signed_webhooks(self):
+        sink_dir = os.path.join(self.tmp, "sink")
+        os.makedirs(sink_dir)
+        sink = Sink(sink_dir)
+        receiver = Receiver(sink_dir)
+        self.addCleanup(receiver.stop)
+        sink.set("s1", status=503)  # refuse until the secret is known: deliveries retry
+        w, api = self.start_gateway("--set", "webhooks.allow_private=127.0.0.0/8", "--set", "webhooks.poll_interval_ms=50",
+                                    "--set", "webhooks.retry_first_delay_ms=100", "--set", "webhooks.retry_max_delay_ms=300")
+        _, key = api.account_with_key("ada@example.com")
+        key = key["secret"]
+        status, _, created = api.call("POST", "/v1/sessions", {"name": "hooked", "sandbox": True, "webhook_url": receiver.url("s1"),
+                                                               "speed": {"min_delay_ms": 0, "max_delay_ms": 0}}, key=key)
+        self.assertEqual(status, 201, created)
+        self.assertTrue(created["webhook"]["secret"].startswith("whsec_"))
+        sink.set("s1", status=200, secrets=[created["webhook"]["secret"]])
+        sid = created["id"]
+        self.link(api, key, sid)
+        status, _, accepted = self.send(api, key, sid, {"to": BOB, "text": "hooked hello"})
+        self.assertEqual(status, 202, accepted)
+        self.wait_message_status(api, key, sid, accepted["id"], "delivered")
+        status, reply = self.wasim.request("POST", f"/v1/phones/{BOB}/messages", {"to": ALICE, "text": "hooked reply"})
+        self.assertEqual(status, 201, reply)
+
+        def delivered():
+            rows = [r for r in sink.records("s1") if r["status"] == 200]
+            types = [(r["body"]["type"], r["body"]["data"].get("status")) for r in rows]
+            return ("message.received", None) in types and ("message.status", "delivered") in types and rows
+        rows = wait_for(delivered, timeout=30, interval=0.1, what="the journey's events at the receiver")
+        for r in rows:
+            self.assertTrue(r["verified_with"], r)  # standardwebhooks accepted the signature
+        ids = [r["id"] for r in rows]
+        self.assertEqual(len(ids), len(set(ids)))
+        statuses = [r["body"]["data"]["status"] for r in rows if r["body"]["type"] == "message.status"]
+        self.assertEqual(statuses, ["queued", "sending", "sent", "delivered"])  # in order
+        session_statuses = [r["body"]["data"]["status"] for r in rows if r["body"]["type"] == "session.status"]
+        self.assertLess(session_statuses.index("qr"), session_statuses.index("connected"), session_statuses)
+        received = [r["body"]["data"]["message"] for r in rows if r["body"]["type"] == "message.received"]
+        self.assertEqual(len(received), 1)
+        self.assertEqual((received[0]["text"], received[0]["from"]["phone"], received[0]["wa_id"]),
+                         ("hooked reply", "+" + BOB, reply["id"]))
+        # The per-session counters agree with what arrived.
+        status, _, stats = api.call("GET", f"/v1/sessions/{sid}/webhook-stats", key=key)
+        self.assertEqual(status, 200, stats)
+        self.assertEqual(stats["messages_received"], 1)
 
 
 if __name__ == "__main__":

@@ -177,7 +177,7 @@ http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
                         const config::Config& config) {
   http::Router router;
   api::AddAccountRoutes(router, accounts, {.operator_token = config.operator_token});
-  api::AddSessionRoutes(router, accounts, sessions);
+  api::AddSessionRoutes(router, accounts, sessions, hooks);
   api::AddMessageRoutes(router, accounts, sessions, outbox);
   api::AddWebhookRoutes(router, accounts, hooks);
   api::AddOpenApiRoute(router);
