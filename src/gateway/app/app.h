@@ -7,6 +7,8 @@
 #include "base/http/router.h"
 #include "gateway/accounts/service.h"
 #include "gateway/config/config.h"
+#include "gateway/notify/mailer.h"
+#include "gateway/notify/notifier.h"
 #include "gateway/outbox/outbox.h"
 #include "gateway/sessions/manager.h"
 #include "gateway/store/store.h"
@@ -21,6 +23,10 @@ base::http::Router MakeRouter(store::Store& store, accounts::AccountService& acc
 
 // The webhook worker's options from the configuration (sandbox mode allows loopback receivers).
 webhooks::ServiceOptions WebhookOptionsFrom(const config::Config& config);
+
+// Email alerts' options from the configuration (email.*).
+notify::SmtpOptions SmtpOptionsFrom(const config::Config& config);
+notify::NotifierOptions NotifierOptionsFrom(const config::Config& config);
 
 // Serves until SIGINT/SIGTERM, then drains and returns 0; start-up failures print one line on
 // stderr and return non-zero.

@@ -261,6 +261,64 @@ const std::vector<Spec>& Specs() {
          c.webhooks_ca_file = v;
          return std::nullopt;
        }},
+      {"email.smtp_url", Kind::kString, "",
+       "SMTP server for alert emails: smtp://host:587 or smtps://host:465; empty: no email", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         if (!v.empty() && v.rfind("smtp://", 0) != 0 && v.rfind("smtps://", 0) != 0) {
+           return "expected an smtp:// or smtps:// URL";
+         }
+         if (v == "smtp://" || v == "smtps://") return "expected a host after the scheme";
+         c.email_smtp_url = v;
+         return std::nullopt;
+       }},
+      {"email.username", Kind::kString, "", "SMTP AUTH user name (empty: no AUTH)", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         c.email_username = v;
+         return std::nullopt;
+       }},
+      {"email.password", Kind::kString, "", "SMTP AUTH password", true,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         c.email_password = v;
+         return std::nullopt;
+       }},
+      {"email.from", Kind::kString, "whatsappAPI <noreply@localhost>",
+       "sender of alert emails: address or Name <address>", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         auto lt = v.rfind('<');
+         std::string addr = lt == std::string::npos ? v : v.substr(lt + 1);
+         if (!addr.empty() && addr.back() == '>') addr.pop_back();
+         auto at = addr.find('@');
+         if (at == std::string::npos || at == 0 || at + 1 >= addr.size() ||
+             addr.find_first_of(" \r\n<>,\"") != std::string::npos ||
+             v.find_first_of("\r\n") != std::string::npos) {
+           return "expected an email address, optionally as Name <address>";
+         }
+         c.email_from = v;
+         return std::nullopt;
+       }},
+      {"email.starttls", Kind::kInt, "1",
+       "1: an smtp:// server must offer STARTTLS (refused otherwise); 0: plain SMTP (local relays, tests)",
+       false, IntIn(0, 1, [](Config& c, long long v) { c.email_starttls = v != 0; })},
+      {"email.public_url", Kind::kString, "http://localhost:8080",
+       "the dashboard's public base URL, for links in emails", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) return "expected an http:// or https:// URL";
+         c.email_public_url = v;
+         return std::nullopt;
+       }},
+      {"email.ca_file", Kind::kString, "", "CA certificates (PEM) trusted for the SMTP server instead of the system's", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         c.email_ca_file = v;
+         return std::nullopt;
+       }},
+      {"email.disconnected_after_minutes", Kind::kInt, "10",
+       "a session unable to reconnect this long gets one email per outage", false,
+       IntIn(1, 7 * 24 * 60, [](Config& c, long long v) { c.email_disconnected_after_minutes = static_cast<int>(v); })},
+      {"email.timeout_ms", Kind::kInt, "30000", "time limit of one SMTP delivery (connect to the final reply)", false,
+       IntIn(100, 600000, [](Config& c, long long v) { c.email_timeout_ms = static_cast<int>(v); })},
+      {"email.retry_first_delay_ms", Kind::kInt, "30000",
+       "delay before retrying a failed send (doubling up to 1 h; given up after 48 attempts)", false,
+       IntIn(10, 3600000, [](Config& c, long long v) { c.email_retry_first_delay_ms = v; })},
       {"accounts.default_plan", Kind::kString, "starter", "plan of new accounts: starter, pro or enterprise",
        false,
        [](const std::string& v, Config& c) -> std::optional<std::string> {

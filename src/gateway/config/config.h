@@ -63,6 +63,17 @@ struct Config {
   int webhooks_poll_interval_ms = 1000;   // how often the log is read without a wake-up
   std::string webhooks_allow_private;     // CIDR blocks and host names the SSRF guard lets through
   std::string webhooks_ca_file;           // extra trusted CA certificates (PEM)
+  // [email] alerts over SMTP (docs/configuration.md); empty smtp_url: no email
+  std::string email_smtp_url;
+  std::string email_username;
+  std::string email_password;
+  std::string email_from = "whatsappAPI <noreply@localhost>";
+  bool email_starttls = true;             // smtp:// must upgrade with STARTTLS
+  std::string email_public_url = "http://localhost:8080";  // the dashboard's base URL for links
+  std::string email_ca_file;              // extra trusted CA (PEM) for the SMTP server
+  int email_disconnected_after_minutes = 10;
+  int email_timeout_ms = 30000;
+  long long email_retry_first_delay_ms = 30000;
   // [outbox] and [messages]
   long long outbox_logged_out_grace_ms = 600000;  // then a logged-out session's queue fails
   long long outbox_sweep_ms = 10000;

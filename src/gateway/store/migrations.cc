@@ -289,6 +289,27 @@ CREATE TABLE account_usage (
   PRIMARY KEY (account_id, month_start_ms)
 ) STRICT, WITHOUT ROWID;
 )sql"},
+      // Email alerts (store/emails.h): each rendered message waits here until the SMTP server
+      // takes it, so an alert survives an SMTP outage and a restart. `dedupe_key` makes each
+      // alert (an outage, a month's quota threshold, a disabled endpoint) one email at most.
+      {8, "email_outbox",
+       R"sql(
+CREATE TABLE email_outbox (
+  id              TEXT PRIMARY KEY,        -- "eml_" + random
+  dedupe_key      TEXT NOT NULL UNIQUE,
+  account_id      TEXT NOT NULL,
+  kind            TEXT NOT NULL,           -- logged_out | disconnected | endpoint_disabled | quota_80 | quota_100
+  rcpt            TEXT NOT NULL,           -- envelope recipient (the account's email)
+  message         TEXT NOT NULL,           -- the RFC 5322 message, CRLF line ends
+  state           TEXT NOT NULL,           -- pending | sent | dead
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL,
+  last_error      TEXT NOT NULL DEFAULT '',
+  created_ms      INTEGER NOT NULL,
+  sent_ms         INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX email_outbox_due ON email_outbox(next_attempt_ms) WHERE state = 'pending';
+)sql"},
   };
   return migrations;
 }
