@@ -11,6 +11,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <charconv>
 #include <variant>
 
@@ -81,13 +84,111 @@ std::string Describe(const boost::system::error_code& ec, std::string_view stage
 
 }  // namespace
 
-HttpClient::HttpClient(const Allowlist& allow, const std::string& ca_file, std::chrono::milliseconds timeout)
-    : allow_(allow), tls_(std::make_shared<ssl::context>(ssl::context::tls_client)), timeout_(timeout) {
+struct HttpClient::Connection {
+  std::string origin;
+  std::unique_ptr<beast::tcp_stream> tcp;                     // http://
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;  // https://
+  Clock::time_point idle_since;
+
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *tcp; }
+
+  // An idle connection is usable when nothing is waiting to be read: a peer that closed (EOF),
+  // reset, or sent anything unasked (a TLS close_notify, a stray response) makes it unusable.
+  bool StillOpen() {
+    auto& socket = lowest().socket();
+    if (!socket.is_open()) return false;
+    char byte;
+    ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+};
+
+namespace {
+
+std::string OriginOf(const WebhookUrl& url) {
+  return std::string(url.https ? "https://" : "http://") + url.host + ":" + std::to_string(url.port);
+}
+
+}  // namespace
+
+HttpClient::HttpClient(const Allowlist& allow, const std::string& ca_file, std::chrono::milliseconds timeout,
+                       PoolOptions pool)
+    : allow_(allow),
+      tls_(std::make_shared<ssl::context>(ssl::context::tls_client)),
+      timeout_(timeout),
+      pool_options_(pool) {
   boost::system::error_code ec;
   tls_->set_default_verify_paths(ec);
   if (!ca_file.empty()) tls_->load_verify_file(ca_file, ec);
   tls_->set_verify_mode(ssl::verify_peer, ec);
   SSL_CTX_set_min_proto_version(tls_->native_handle(), TLS1_2_VERSION);
+}
+
+HttpClient::~HttpClient() = default;
+
+std::int64_t HttpClient::connections_opened() const {
+  std::lock_guard lock(mu_);
+  return opened_;
+}
+
+std::int64_t HttpClient::connections_reused() const {
+  std::lock_guard lock(mu_);
+  return reused_;
+}
+
+std::size_t HttpClient::idle_connections() const {
+  std::lock_guard lock(mu_);
+  std::size_t n = 0;
+  for (const auto& [origin, conns] : idle_) n += conns.size();
+  return n;
+}
+
+std::unique_ptr<HttpClient::Connection> HttpClient::TakeIdle(const std::string& origin) {
+  std::vector<std::unique_ptr<Connection>> stale;  // closed outside the lock
+  std::unique_ptr<Connection> found;
+  {
+    std::lock_guard lock(mu_);
+    auto it = idle_.find(origin);
+    if (it == idle_.end()) return nullptr;
+    auto& conns = it->second;
+    auto now = Clock::now();
+    // Newest first: the most recently used connection is the least likely to be closed.
+    while (!conns.empty()) {
+      auto c = std::move(conns.back());
+      conns.pop_back();
+      if (now - c->idle_since < pool_options_.idle_timeout && c->StillOpen()) {
+        found = std::move(c);
+        ++reused_;
+        break;
+      }
+      stale.push_back(std::move(c));
+    }
+    if (conns.empty()) idle_.erase(it);
+  }
+  for (auto& c : stale) {
+    boost::system::error_code ec;
+    c->lowest().socket().close(ec);
+  }
+  return found;
+}
+
+void HttpClient::PutIdle(std::unique_ptr<Connection> c) {
+  c->idle_since = Clock::now();
+  std::unique_ptr<Connection> evicted;
+  {
+    std::lock_guard lock(mu_);
+    auto& conns = idle_[c->origin];
+    // Expired ones go first; then, over the bound, the oldest.
+    auto now = Clock::now();
+    while (!conns.empty() && now - conns.front()->idle_since >= pool_options_.idle_timeout) {
+      conns.erase(conns.begin());
+    }
+    if (static_cast<int>(conns.size()) >= pool_options_.max_idle_per_origin) {
+      evicted = std::move(conns.front());
+      conns.erase(conns.begin());
+    }
+    conns.push_back(std::move(c));
+  }
 }
 
 asio::awaitable<PostResult> HttpClient::Post(const WebhookUrl& url,
@@ -99,83 +200,113 @@ asio::awaitable<PostResult> HttpClient::Post(const WebhookUrl& url,
   auto finish = [&] {
     out.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
   };
-  auto resolved = co_await Resolve(url, deadline);
-  if (!resolved.error.empty()) {
-    out.error = resolved.error;
-    finish();
-    co_return out;
-  }
-  // The guard judges the addresses actually connected to (DNS rebinding).
-  std::vector<tcp::endpoint> allowed;
-  std::string refused;
-  for (const auto& ep : resolved.endpoints) {
-    if (AddressAllowed(ep.address(), url.host, allow_)) {
-      allowed.push_back(ep);
-    } else if (refused.empty()) {
-      refused = ep.address().to_string() + " is a " + ToString(Classify(ep.address())) + " address";
-    }
-  }
-  if (allowed.empty()) {
-    out.error = "url_not_allowed: " + refused;
-    out.refused = true;
-    finish();
-    co_return out;
-  }
 
   bhttp::request<bhttp::string_body> req{bhttp::verb::post, url.target, 11};
   req.set(bhttp::field::host, url.host_header);
   req.set(bhttp::field::user_agent, "wagate-webhooks/1");
   req.set(bhttp::field::content_type, "application/json");
-  req.set(bhttp::field::connection, "close");
   for (auto& [name, value] : headers) req.set(name, value);
   req.body() = std::move(body);
   req.prepare_payload();
-  bhttp::response_parser<bhttp::string_body> parser;
-  parser.body_limit(kMaxResponseBody);
+  req.keep_alive(true);
 
+  const std::string origin = OriginOf(url);
   auto ex = co_await asio::this_coro::executor;
-  beast::tcp_stream stream(ex);
-  stream.expires_at(deadline);
-  auto [cec, connected] = co_await stream.async_connect(allowed, asio::as_tuple(asio::use_awaitable));
-  if (cec) {
-    out.error = Describe(cec, "connect", timeout_);
+  // At most two rounds: a reused connection that turns out dead is replaced once.
+  for (int round = 0; round < 2; ++round) {
+    std::unique_ptr<Connection> conn = TakeIdle(origin);
+    bool reused = conn != nullptr;
+    if (!conn) {
+      auto resolved = co_await Resolve(url, deadline);
+      if (!resolved.error.empty()) {
+        out.error = resolved.error;
+        finish();
+        co_return out;
+      }
+      // The guard judges the addresses actually connected to (DNS rebinding).
+      std::vector<tcp::endpoint> allowed;
+      std::string refused;
+      for (const auto& ep : resolved.endpoints) {
+        if (AddressAllowed(ep.address(), url.host, allow_)) {
+          allowed.push_back(ep);
+        } else if (refused.empty()) {
+          refused = ep.address().to_string() + " is a " + ToString(Classify(ep.address())) + " address";
+        }
+      }
+      if (allowed.empty()) {
+        out.error = "url_not_allowed: " + refused;
+        out.refused = true;
+        finish();
+        co_return out;
+      }
+      conn = std::make_unique<Connection>();
+      conn->origin = origin;
+      auto stream = std::make_unique<beast::tcp_stream>(ex);
+      stream->expires_at(deadline);
+      auto [cec, connected] = co_await stream->async_connect(allowed, asio::as_tuple(asio::use_awaitable));
+      if (cec) {
+        out.error = Describe(cec, "connect", timeout_);
+        finish();
+        co_return out;
+      }
+      stream->socket().set_option(tcp::no_delay(true), cec);
+      {
+        std::lock_guard lock(mu_);
+        ++opened_;
+      }
+      if (url.https) {
+        conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), *tls_);
+        boost::system::error_code not_ip;
+        asio::ip::make_address(url.host, not_ip);
+        if (not_ip) SSL_set_tlsext_host_name(conn->tls->native_handle(), url.host.c_str());
+        conn->tls->set_verify_callback(ssl::host_name_verification(url.host));
+        auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client,
+                                                         asio::as_tuple(asio::use_awaitable));
+        if (hec) {
+          out.error = Describe(hec, "TLS handshake", timeout_);
+          finish();
+          co_return out;
+        }
+      } else {
+        conn->tcp = std::move(stream);
+      }
+    }
+    conn->lowest().expires_at(deadline);
+
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(kMaxResponseBody);
+    boost::system::error_code ec;
+    if (conn->tls) {
+      ec = co_await Exchange(*conn->tls, req, parser);
+    } else {
+      ec = co_await Exchange(*conn->tcp, req, parser);
+    }
+    if (!parser.is_header_done() && reused && round == 0 && Clock::now() < deadline &&
+        ec != beast::error::timeout) {
+      continue;  // the server closed the idle connection as we sent: once more on a new one
+    }
     finish();
-    co_return out;
-  }
-  boost::system::error_code ec;
-  if (url.https) {
-    beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), *tls_);
-    boost::system::error_code not_ip;
-    asio::ip::make_address(url.host, not_ip);
-    if (not_ip) SSL_set_tlsext_host_name(tls.native_handle(), url.host.c_str());
-    tls.set_verify_callback(ssl::host_name_verification(url.host));
-    auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
-    if (hec) {
-      out.error = Describe(hec, "TLS handshake", timeout_);
-      finish();
+    out.reused = reused;
+    // A body over the cap still leaves the status line: it counts.
+    if (parser.is_header_done()) {
+      const auto& res = parser.get();
+      out.status = static_cast<int>(res.result_int());
+      if (auto it = res.find(bhttp::field::retry_after); it != res.end()) {
+        auto v = it->value();
+        int secs = 0;
+        auto [end, perr] = std::from_chars(v.data(), v.data() + v.size(), secs);
+        if (perr == std::errc() && end == v.data() + v.size() && secs > 0) out.retry_after_s = secs;
+      }
+      if (!ec && parser.is_done() && res.keep_alive()) {
+        conn->lowest().expires_never();
+        PutIdle(std::move(conn));
+      }
       co_return out;
     }
-    ec = co_await Exchange(tls, req, parser);
-    beast::get_lowest_layer(tls).close();
-  } else {
-    ec = co_await Exchange(stream, req, parser);
-    stream.close();
-  }
-  finish();
-  // A body over the cap still leaves the status line: it counts.
-  if (parser.is_header_done()) {
-    const auto& res = parser.get();
-    out.status = static_cast<int>(res.result_int());
-    if (auto it = res.find(bhttp::field::retry_after); it != res.end()) {
-      auto v = it->value();
-      int secs = 0;
-      auto [end, perr] = std::from_chars(v.data(), v.data() + v.size(), secs);
-      if (perr == std::errc() && end == v.data() + v.size() && secs > 0) out.retry_after_s = secs;
-    }
+    out.error = Describe(ec, "exchange", timeout_);
     co_return out;
   }
-  out.error = Describe(ec, "exchange", timeout_);
-  co_return out;
+  co_return out;  // not reached: the second round always returns
 }
 
 asio::awaitable<std::optional<UrlError>> CheckResolved(const WebhookUrl& url, const Allowlist& allow,
