@@ -148,6 +148,16 @@ class WebhookStore {
                                                                              int limit) = 0;
   virtual boost::asio::awaitable<base::Result<WebhookAttemptRecorded>> RecordAttempt(
       WebhookAttemptOutcome outcome) = 0;
+  // Several outcomes in one transaction (one commit for a run of successful deliveries);
+  // results in the same order.
+  virtual boost::asio::awaitable<base::Result<std::vector<WebhookAttemptRecorded>>> RecordAttempts(
+      std::vector<WebhookAttemptOutcome> outcomes) = 0;
+  // The open ordered deliveries of one lane (endpoint, session) after `after_seq`, ascending,
+  // up to the first that is not due at `now_ms` (exclusive), at most `limit`: what an ordered
+  // lane sends next while the deliveries before it are being recorded.
+  virtual boost::asio::awaitable<base::Result<std::vector<WebhookDeliveryRow>>> LaneDeliveries(
+      std::string endpoint_id, std::string session_id, std::int64_t after_seq, std::int64_t now_ms,
+      int limit) = 0;
 
   // Newest first; `after_id` is the last id of the previous page. `state` filters when not empty.
   virtual boost::asio::awaitable<base::Result<std::vector<WebhookDeliveryRow>>> ListDeliveries(

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <deque>
 
 #include "gateway/store/ids.h"
 #include "gateway/webhooks/signer.h"
@@ -323,7 +324,7 @@ asio::awaitable<std::int64_t> Service::PumpOnce() {
     if (stopping_) break;
     if (static_cast<int>(in_flight_.size()) >= options_.max_in_flight) break;
     const auto& d = due.delivery;
-    if (in_flight_.count(d.id)) continue;
+    if (in_flight_.count(d.id) || unrecorded_.count(d.id)) continue;
     std::string lane = d.endpoint_id + "\n" + d.session_id;
     if (d.ordered && busy_lanes_.count(lane)) continue;
     int& running = per_endpoint_[d.endpoint_id];
@@ -365,60 +366,113 @@ void Service::Finished(const store::DueWebhookDelivery& due, std::uint64_t token
 }
 
 asio::awaitable<void> Service::Attempt(store::DueWebhookDelivery due) {
-  const auto& d = due.delivery;
-  const auto& e = due.endpoint;
-  std::int64_t started = Now();
-  std::int64_t ts = started / 1000;
-  PostResult sent;
-  auto url = ParseWebhookUrl(e.url, options_.allow);
-  if (!url) {
-    sent.error = url.error().code + ": " + url.error().detail;
-  } else {
-    std::vector<std::pair<std::string, std::string>> headers = {
-        {"webhook-id", d.event_id},
-        {"webhook-timestamp", std::to_string(ts)},
-        {"webhook-signature", SignatureHeader(SigningSecrets(e, started), d.event_id, ts, d.body)}};
-    sent = co_await client_.Post(*url, std::move(headers), d.body);
-  }
-  if (stopping_) co_return;  // cancelled by shutdown: left open, sent again after a restart
-  attempts_made_.fetch_add(1);
-
-  store::WebhookAttemptOutcome o;
-  o.delivery_id = d.id;
-  o.endpoint_id = e.id;
-  o.attempt = {0, started, sent.status, sent.latency_ms, sent.error};
-  o.disable_after_ms = options_.disable_after.count();
-  std::int64_t now = Now();
-  if (sent.status >= 200 && sent.status < 300) {
-    o.new_state = "delivered";
-  } else if (sent.status == 410) {
-    // Gone: the receiver asks us to stop. The delivery waits for the endpoint's re-enabling.
-    o.disable_now = true;
-    o.new_state = "retrying";
-    o.next_attempt_ms = now;
-  } else {
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    auto next = NextAttempt(options_.retry, d.attempts + 1, d.window_start_ms, now, unit(random_));
-    if (next) {
-      if (sent.retry_after_s > 0) {
-        *next = std::min(std::max(*next, now + sent.retry_after_s * std::int64_t{1000}),
-                         d.window_start_ms + options_.retry.window.count());
-      }
-      o.new_state = "retrying";
-      o.next_attempt_ms = *next;
+  const store::WebhookEndpointRow e = due.endpoint;
+  store::WebhookDeliveryRow d = due.delivery;
+  std::deque<store::WebhookDeliveryRow> lane;  // the lane's next deliveries, read ahead
+  for (int run = 1;; ++run) {
+    std::int64_t started = Now();
+    std::int64_t ts = started / 1000;
+    PostResult sent;
+    auto url = ParseWebhookUrl(e.url, options_.allow);
+    if (!url) {
+      sent.error = url.error().code + ": " + url.error().detail;
     } else {
-      o.new_state = "dead";
+      std::vector<std::pair<std::string, std::string>> headers = {
+          {"webhook-id", d.event_id},
+          {"webhook-timestamp", std::to_string(ts)},
+          {"webhook-signature", SignatureHeader(SigningSecrets(e, started), d.event_id, ts, d.body)}};
+      sent = co_await client_.Post(*url, std::move(headers), d.body);
     }
+    if (stopping_) co_return;  // cancelled by shutdown: left open, sent again after a restart
+    attempts_made_.fetch_add(1);
+
+    store::WebhookAttemptOutcome o;
+    o.delivery_id = d.id;
+    o.endpoint_id = e.id;
+    o.attempt = {0, started, sent.status, sent.latency_ms, sent.error};
+    o.disable_after_ms = options_.disable_after.count();
+    std::int64_t now = Now();
+    bool ok = sent.status >= 200 && sent.status < 300;
+    if (ok) {
+      o.new_state = "delivered";
+    } else if (sent.status == 410) {
+      // Gone: the receiver asks us to stop. The delivery waits for the endpoint's re-enabling.
+      o.disable_now = true;
+      o.new_state = "retrying";
+      o.next_attempt_ms = now;
+    } else {
+      std::uniform_real_distribution<double> unit(0.0, 1.0);
+      auto next = NextAttempt(options_.retry, d.attempts + 1, d.window_start_ms, now, unit(random_));
+      if (next) {
+        if (sent.retry_after_s > 0) {
+          *next = std::min(std::max(*next, now + sent.retry_after_s * std::int64_t{1000}),
+                           d.window_start_ms + options_.retry.window.count());
+        }
+        o.new_state = "retrying";
+        o.next_attempt_ms = *next;
+      } else {
+        o.new_state = "dead";
+      }
+    }
+    QueueRecord(std::move(o));
+    // A delivered event lets its lane go on at once: the next one is sent while this one's
+    // record waits for the next group commit. Until that commit the delivery is still open in
+    // the store, so the pump skips it (unrecorded_); a crash before it means one more delivery
+    // of an event the receiver has (at least once, deduplicated on webhook-id), never a loss.
+    if (!ok || !d.ordered || run >= kMaxLaneRun) co_return;
+    if (lane.empty()) {
+      auto next = co_await store_.LaneDeliveries(e.id, d.session_id, d.event_seq, Now(), 64);
+      if (!next || stopping_) co_return;
+      lane.assign(next->begin(), next->end());
+    }
+    if (lane.empty() || lane.front().next_attempt_ms > Now()) co_return;
+    d = std::move(lane.front());
+    lane.pop_front();
   }
-  auto recorded = co_await store_.RecordAttempt(std::move(o));
-  if (!recorded) {
-    spdlog::warn("webhooks: recording an attempt of {} failed: {}", d.id, recorded.error().message());
-    co_return;
-  }
-  if (recorded->endpoint_disabled_now) {
-    spdlog::warn("webhooks: endpoint {} of account {} disabled: {}", e.id, e.account_id,
-                 recorded->endpoint.disabled_reason);
-    if (options_.on_disabled) options_.on_disabled(recorded->endpoint);
+}
+
+void Service::QueueRecord(store::WebhookAttemptOutcome outcome) {
+  unrecorded_.insert(outcome.delivery_id);
+  records_.push_back(std::move(outcome));
+  if (recording_) return;
+  recording_ = true;
+  asio::co_spawn(strand_, RecordLoop(), [this](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("webhooks: recording attempts failed: {}", ex.what());
+      }
+    }
+    recording_ = false;
+  });
+}
+
+asio::awaitable<void> Service::RecordLoop() {
+  // One transaction for whatever finished meanwhile: a busy lane costs one commit per batch,
+  // not one per delivery.
+  while (!records_.empty()) {
+    std::vector<store::WebhookAttemptOutcome> batch;
+    batch.swap(records_);
+    auto recorded = co_await store_.RecordAttempts(batch);
+    if (!recorded) {
+      // Left open in the store: they are attempted again (at least once).
+      spdlog::warn("webhooks: recording {} attempts failed: {}", batch.size(), recorded.error().message());
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      unrecorded_.erase(batch[i].delivery_id);
+      if (!recorded) continue;
+      const auto& r = (*recorded)[i];
+      if (r.endpoint_disabled_now) {
+        spdlog::warn("webhooks: endpoint {} of account {} disabled: {}", r.endpoint.id, r.endpoint.account_id,
+                     r.endpoint.disabled_reason);
+        if (options_.on_disabled) options_.on_disabled(r.endpoint);
+      }
+    }
+    if (!stopping_) {
+      wake_requested_ = true;
+      timer_.cancel();
+    }
   }
 }
 
@@ -429,7 +483,7 @@ asio::awaitable<void> Service::Shutdown(std::chrono::milliseconds timeout) {
   for (auto& [token, signal] : cancels_) signal->emit(asio::cancellation_type::terminal);
   auto deadline = std::chrono::steady_clock::now() + timeout;
   asio::steady_timer wait(strand_);
-  while ((running_ || !in_flight_.empty()) && std::chrono::steady_clock::now() < deadline) {
+  while ((running_ || !in_flight_.empty() || recording_) && std::chrono::steady_clock::now() < deadline) {
     wait.expires_after(std::chrono::milliseconds(5));
     boost::system::error_code ec;
     co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));

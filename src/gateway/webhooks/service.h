@@ -137,6 +137,12 @@ class Service {
   boost::asio::awaitable<std::int64_t> PumpOnce();
   boost::asio::awaitable<void> Attempt(store::DueWebhookDelivery due);
   void Finished(const store::DueWebhookDelivery& due, std::uint64_t token);
+  // Attempts' records go through one queue and are committed in batches (RecordLoop).
+  void QueueRecord(store::WebhookAttemptOutcome outcome);
+  boost::asio::awaitable<void> RecordLoop();
+  // An ordered lane sends at most this many deliveries in a row before the pump looks again
+  // (endpoint changes, fairness between the endpoint's lanes).
+  static constexpr int kMaxLaneRun = 500;
   std::vector<std::string> SigningSecrets(const store::WebhookEndpointRow& e, std::int64_t now_ms) const;
   boost::asio::awaitable<std::optional<ApiError>> CheckUrl(const std::string& url);
   std::optional<ApiError> CheckEvents(std::vector<std::string>& events) const;
@@ -159,6 +165,9 @@ class Service {
   std::set<std::string> in_flight_;              // delivery ids
   std::set<std::string> busy_lanes_;             // endpoint id + "\n" + session id
   std::map<std::string, int> per_endpoint_;      // in-flight attempts per endpoint
+  std::set<std::string> unrecorded_;             // delivery ids whose attempt awaits its commit
+  std::vector<store::WebhookAttemptOutcome> records_;  // queued for the next commit
+  bool recording_ = false;
   std::map<std::uint64_t, std::unique_ptr<boost::asio::cancellation_signal>> cancels_;
   std::uint64_t next_token_ = 1;
   std::mt19937_64 random_;

@@ -447,84 +447,136 @@ asio::awaitable<base::Result<DueWebhookBatch>> SqliteWebhookStore::DueDeliveries
   co_return co_await OnPool<DueWebhookBatch>(store_, std::move(fn));
 }
 
+namespace {
+
+// One attempt's record inside an open transaction.
+base::Result<void> RecordOne(sqlite3* db, const base::Bytes& master, const WebhookAttemptOutcome& o,
+                             WebhookAttemptRecorded& out) {
+  Stmt cur(db, "SELECT attempts, account_id, session_id FROM webhook_deliveries WHERE id = ?");
+  if (!cur.ok()) return ErrorOf(db);
+  cur.Bind(1, o.delivery_id);
+  int rc = cur.Step();
+  if (rc == SQLITE_DONE) return {};  // the endpoint was deleted meanwhile
+  if (rc != SQLITE_ROW) return ErrorOf(db);
+  int n = static_cast<int>(cur.Int(0)) + 1;
+  std::string account_id = cur.Text(1), session_id = cur.Text(2);
+  const auto& a = o.attempt;
+  auto added = Change(db,
+                      "INSERT OR REPLACE INTO webhook_attempts(delivery_id, n, at_ms, "
+                      "status_code, latency_ms, error) VALUES(?, ?, ?, ?, ?, ?)",
+                      [&](Stmt& s) {
+                        s.Bind(1, o.delivery_id);
+                        s.Bind(2, static_cast<long long>(n));
+                        s.Bind(3, static_cast<long long>(a.at_ms));
+                        s.Bind(4, static_cast<long long>(a.status_code));
+                        s.Bind(5, static_cast<long long>(a.latency_ms));
+                        s.Bind(6, a.error);
+                      });
+  if (!added) return added;
+  auto moved = Change(db,
+                      "UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_ms = ?, "
+                      "last_status = ?, last_error = ?, updated_ms = ? WHERE id = ?",
+                      [&](Stmt& s) {
+                        s.Bind(1, o.new_state);
+                        s.Bind(2, static_cast<long long>(n));
+                        s.Bind(3, static_cast<long long>(o.next_attempt_ms));
+                        s.Bind(4, static_cast<long long>(a.status_code));
+                        s.Bind(5, a.error);
+                        s.Bind(6, static_cast<long long>(a.at_ms + a.latency_ms));
+                        s.Bind(7, o.delivery_id);
+                      });
+  if (!moved) return moved;
+  bool delivered = o.new_state == "delivered";
+  bool dead = o.new_state == "dead";
+  if (delivered || dead) {
+    if (auto s = AddStats(db, account_id, session_id, 0, 0, 0, delivered, dead); !s) return s;
+  }
+  auto endpoint = EndpointById(db, master, o.endpoint_id);
+  if (!endpoint) return endpoint.error();
+  if (!*endpoint) return {};
+  auto& e = **endpoint;
+  if (delivered) {
+    e.failing_since_ms = 0;
+  } else if (e.failing_since_ms == 0) {
+    e.failing_since_ms = a.at_ms;
+  }
+  if (!e.disabled && !delivered &&
+      (o.disable_now ||
+       (o.disable_after_ms > 0 && a.at_ms - e.failing_since_ms >= o.disable_after_ms))) {
+    e.disabled = true;
+    e.disabled_reason = o.disable_now ? "the endpoint answered 410 Gone"
+                                      : "failing continuously since " + std::to_string(e.failing_since_ms);
+    out.endpoint_disabled_now = true;
+  }
+  auto health = Change(db,
+                       "UPDATE webhook_endpoints SET failing_since_ms = ?, disabled = ?, "
+                       "disabled_reason = ? WHERE id = ?",
+                       [&](Stmt& s) {
+                         s.Bind(1, static_cast<long long>(e.failing_since_ms));
+                         s.Bind(2, static_cast<long long>(e.disabled));
+                         s.Bind(3, e.disabled_reason);
+                         s.Bind(4, e.id);
+                       });
+  if (!health) return health;
+  out.endpoint = std::move(e);
+  return {};
+}
+
+}  // namespace
+
 asio::awaitable<base::Result<WebhookAttemptRecorded>> SqliteWebhookStore::RecordAttempt(
     WebhookAttemptOutcome outcome) {
   auto fn = [o = std::move(outcome), master = master_key_](sqlite3* db) -> base::Result<WebhookAttemptRecorded> {
     WebhookAttemptRecorded out;
+    auto done = InTransaction(db, [&]() -> base::Result<void> { return RecordOne(db, master, o, out); });
+    if (!done) return done.error();
+    return out;
+  };
+  co_return co_await OnPool<WebhookAttemptRecorded>(store_, std::move(fn));
+}
+
+asio::awaitable<base::Result<std::vector<WebhookAttemptRecorded>>> SqliteWebhookStore::RecordAttempts(
+    std::vector<WebhookAttemptOutcome> outcomes) {
+  auto fn = [os = std::move(outcomes), master = master_key_](sqlite3* db)
+      -> base::Result<std::vector<WebhookAttemptRecorded>> {
+    std::vector<WebhookAttemptRecorded> out(os.size());
     auto done = InTransaction(db, [&]() -> base::Result<void> {
-      Stmt cur(db, "SELECT attempts, account_id, session_id FROM webhook_deliveries WHERE id = ?");
-      if (!cur.ok()) return ErrorOf(db);
-      cur.Bind(1, o.delivery_id);
-      int rc = cur.Step();
-      if (rc == SQLITE_DONE) return {};  // the endpoint was deleted meanwhile
-      if (rc != SQLITE_ROW) return ErrorOf(db);
-      int n = static_cast<int>(cur.Int(0)) + 1;
-      std::string account_id = cur.Text(1), session_id = cur.Text(2);
-      const auto& a = o.attempt;
-      auto added = Change(db,
-                          "INSERT OR REPLACE INTO webhook_attempts(delivery_id, n, at_ms, "
-                          "status_code, latency_ms, error) VALUES(?, ?, ?, ?, ?, ?)",
-                          [&](Stmt& s) {
-                            s.Bind(1, o.delivery_id);
-                            s.Bind(2, static_cast<long long>(n));
-                            s.Bind(3, static_cast<long long>(a.at_ms));
-                            s.Bind(4, static_cast<long long>(a.status_code));
-                            s.Bind(5, static_cast<long long>(a.latency_ms));
-                            s.Bind(6, a.error);
-                          });
-      if (!added) return added;
-      auto moved = Change(db,
-                          "UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_ms = ?, "
-                          "last_status = ?, last_error = ?, updated_ms = ? WHERE id = ?",
-                          [&](Stmt& s) {
-                            s.Bind(1, o.new_state);
-                            s.Bind(2, static_cast<long long>(n));
-                            s.Bind(3, static_cast<long long>(o.next_attempt_ms));
-                            s.Bind(4, static_cast<long long>(a.status_code));
-                            s.Bind(5, a.error);
-                            s.Bind(6, static_cast<long long>(a.at_ms + a.latency_ms));
-                            s.Bind(7, o.delivery_id);
-                          });
-      if (!moved) return moved;
-      bool delivered = o.new_state == "delivered";
-      bool dead = o.new_state == "dead";
-      if (delivered || dead) {
-        if (auto s = AddStats(db, account_id, session_id, 0, 0, 0, delivered, dead); !s) return s;
+      for (std::size_t i = 0; i < os.size(); ++i) {
+        if (auto one = RecordOne(db, master, os[i], out[i]); !one) return one;
       }
-      auto endpoint = EndpointById(db, master, o.endpoint_id);
-      if (!endpoint) return endpoint.error();
-      if (!*endpoint) return {};
-      auto& e = **endpoint;
-      if (delivered) {
-        e.failing_since_ms = 0;
-      } else if (e.failing_since_ms == 0) {
-        e.failing_since_ms = a.at_ms;
-      }
-      if (!e.disabled && !delivered &&
-          (o.disable_now ||
-           (o.disable_after_ms > 0 && a.at_ms - e.failing_since_ms >= o.disable_after_ms))) {
-        e.disabled = true;
-        e.disabled_reason = o.disable_now ? "the endpoint answered 410 Gone"
-                                          : "failing continuously since " + std::to_string(e.failing_since_ms);
-        out.endpoint_disabled_now = true;
-      }
-      auto health = Change(db,
-                           "UPDATE webhook_endpoints SET failing_since_ms = ?, disabled = ?, "
-                           "disabled_reason = ? WHERE id = ?",
-                           [&](Stmt& s) {
-                             s.Bind(1, static_cast<long long>(e.failing_since_ms));
-                             s.Bind(2, static_cast<long long>(e.disabled));
-                             s.Bind(3, e.disabled_reason);
-                             s.Bind(4, e.id);
-                           });
-      if (!health) return health;
-      out.endpoint = std::move(e);
       return {};
     });
     if (!done) return done.error();
     return out;
   };
-  co_return co_await OnPool<WebhookAttemptRecorded>(store_, std::move(fn));
+  co_return co_await OnPool<std::vector<WebhookAttemptRecorded>>(store_, std::move(fn));
+}
+
+asio::awaitable<base::Result<std::vector<WebhookDeliveryRow>>> SqliteWebhookStore::LaneDeliveries(
+    std::string endpoint_id, std::string session_id, std::int64_t after_seq, std::int64_t now_ms, int limit) {
+  auto fn = [endpoint_id = std::move(endpoint_id), session_id = std::move(session_id), after_seq, now_ms,
+             limit](sqlite3* db) -> base::Result<std::vector<WebhookDeliveryRow>> {
+    std::string sql = std::string("SELECT ") + kDeliveryColumns +
+                      " FROM webhook_deliveries d WHERE d.endpoint_id = ? AND d.session_id = ? "
+                      "AND d.state IN ('pending', 'retrying') AND d.ordered = 1 AND d.event_seq > ? "
+                      "ORDER BY d.event_seq LIMIT ?";
+    Stmt s(db, sql.c_str());
+    if (!s.ok()) return ErrorOf(db);
+    s.Bind(1, endpoint_id);
+    s.Bind(2, session_id);
+    s.Bind(3, static_cast<long long>(after_seq));
+    s.Bind(4, static_cast<long long>(limit));
+    std::vector<WebhookDeliveryRow> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+      auto d = ReadDelivery(s, 0);
+      if (d.next_attempt_ms > now_ms) break;  // a later retry holds the lane
+      out.push_back(std::move(d));
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return ErrorOf(db);
+    return out;
+  };
+  co_return co_await OnPool<std::vector<WebhookDeliveryRow>>(store_, std::move(fn));
 }
 
 asio::awaitable<base::Result<std::vector<WebhookDeliveryRow>>> SqliteWebhookStore::ListDeliveries(

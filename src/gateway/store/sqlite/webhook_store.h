@@ -29,6 +29,11 @@ class SqliteWebhookStore final : public WebhookStore {
                                                                      int limit) override;
   boost::asio::awaitable<base::Result<WebhookAttemptRecorded>> RecordAttempt(
       WebhookAttemptOutcome outcome) override;
+  boost::asio::awaitable<base::Result<std::vector<WebhookAttemptRecorded>>> RecordAttempts(
+      std::vector<WebhookAttemptOutcome> outcomes) override;
+  boost::asio::awaitable<base::Result<std::vector<WebhookDeliveryRow>>> LaneDeliveries(
+      std::string endpoint_id, std::string session_id, std::int64_t after_seq, std::int64_t now_ms,
+      int limit) override;
   boost::asio::awaitable<base::Result<std::vector<WebhookDeliveryRow>>> ListDeliveries(
       std::string account_id, std::string endpoint_id, std::string after_id, std::string state,
       int limit) override;
