@@ -227,5 +227,41 @@ TEST_F(WebhookStoreTest, FailingLongEnoughDisablesAndDisabledEndpointsHoldTheirD
   for (const auto& d : due->due) EXPECT_EQ(d.delivery.window_start_ms, 20000);
 }
 
+TEST_F(WebhookStoreTest, LaneDeliveriesAndRecordAttemptsInOneTransaction) {
+  ASSERT_TRUE(RunTask(ioc_, hooks_->CreateEndpoint(Endpoint("whk_a", "acc_1", "", {"session.status"}))));
+  Append("acc_1", "ses_a", "session.status", 4);
+  Append("acc_1", "ses_b", "session.status", 1);
+  ASSERT_TRUE(RunTask(ioc_, hooks_->FanOut(100, 1000)));
+  auto due = RunTask(ioc_, hooks_->DueDeliveries(1000, 50));
+  ASSERT_TRUE(due);
+  const WebhookDeliveryRow* head = nullptr;
+  for (const auto& d : due->due) {
+    if (d.delivery.session_id == "ses_a") head = &d.delivery;
+  }
+  ASSERT_NE(head, nullptr);
+  // The lane after its head: ses_a's three others, in order; ses_b's is another lane.
+  auto lane = RunTask(ioc_, hooks_->LaneDeliveries("whk_a", "ses_a", head->event_seq, 1000, 10));
+  ASSERT_TRUE(lane);
+  ASSERT_EQ(lane->size(), 3u);
+  EXPECT_LT(head->event_seq, (*lane)[0].event_seq);
+  EXPECT_LT((*lane)[0].event_seq, (*lane)[1].event_seq);
+  EXPECT_EQ(RunTask(ioc_, hooks_->LaneDeliveries("whk_a", "ses_a", head->event_seq, 1000, 2))->size(), 2u);
+
+  // The head and the next delivered, the third retrying later: one call, one transaction.
+  std::vector<WebhookAttemptOutcome> outcomes = {
+      {.delivery_id = head->id, .endpoint_id = "whk_a", .attempt = {0, 1000, 200, 1, ""}, .new_state = "delivered"},
+      {.delivery_id = (*lane)[0].id, .endpoint_id = "whk_a", .attempt = {0, 1001, 204, 1, ""}, .new_state = "delivered"},
+      {.delivery_id = (*lane)[1].id, .endpoint_id = "whk_a", .attempt = {0, 1002, 500, 1, "x"},
+       .new_state = "retrying", .next_attempt_ms = 9000, .disable_after_ms = 100000}};
+  auto recorded = RunTask(ioc_, hooks_->RecordAttempts(outcomes));
+  ASSERT_TRUE(recorded);
+  ASSERT_EQ(recorded->size(), 3u);
+  EXPECT_EQ((*recorded)[2].endpoint.failing_since_ms, 1002);
+  EXPECT_EQ(RunTask(ioc_, hooks_->SessionStats("acc_1", "ses_a"))->delivered, 2);
+  // The retrying one now holds the lane: nothing after it is due, and it is not due before 9000.
+  EXPECT_TRUE(RunTask(ioc_, hooks_->LaneDeliveries("whk_a", "ses_a", (*lane)[0].event_seq, 1500, 10))->empty());
+  EXPECT_EQ(RunTask(ioc_, hooks_->LaneDeliveries("whk_a", "ses_a", (*lane)[0].event_seq, 9000, 10))->size(), 2u);
+}
+
 }  // namespace
 }  // namespace gateway::store::sqlite
