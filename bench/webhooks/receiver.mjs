@@ -1,9 +1,10 @@
 // The webhook benchmark's receiver: a minimal keep-alive HTTP server that answers every POST with
-// 204 at once and records, per message.received event, the wall-clock arrival time in ms
-// (performance.timeOrigin + performance.now(): the same clock as the sender's time.time()).
+// 204 at once and records, per message.received event (by its text) and message.status event
+// (by "<message id>:<status>"), the wall-clock arrival time in ms (performance.timeOrigin +
+// performance.now(): the same clock as the sender's time.time()).
 // It does not verify signatures: the benchmark measures delivery, and verification would
 // only add the receiver's own CPU to the latency. GET /results returns
-// {"<text>": [arrival_ms, event_ms], ...} and the number of POSTs.
+// {"<key>": [arrival_ms, event_ms], ...} and the number of POSTs.
 //
 // Usage: node receiver.mjs PORT   (prints "listening PORT" when ready)
 import http from 'node:http';
@@ -24,11 +25,12 @@ const server = http.createServer((req, res) => {
     posts++;
     try {
       const event = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      if (event.type === 'message.received') {
-        const text = event.data?.message?.text;
-        // [arrival, the event's time in the gateway (its log entry), ms]
-        if (typeof text === 'string' && !arrivals.has(text)) arrivals.set(text, [at, Date.parse(event.timestamp)]);
-      }
+      // Keyed by the received text, or by "<message id>:<status>" for status events.
+      let key;
+      if (event.type === 'message.received') key = event.data?.message?.text;
+      else if (event.type === 'message.status') key = `${event.data?.message_id}:${event.data?.status}`;
+      // [arrival, the event's time in the gateway (its log entry), ms]
+      if (typeof key === 'string' && !arrivals.has(key)) arrivals.set(key, [at, Date.parse(event.timestamp)]);
     } catch {
       // not JSON: counted, not recorded
     }
