@@ -8,6 +8,7 @@ import email.policy
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import time
 import unittest
@@ -133,10 +134,29 @@ class EmailTest(TempDirTest):
         self.assertIn(name, text)
         self.assertIn("Ada&#39;s &lt;shop&gt; &amp; co", html)
         self.assertNotIn("<shop>", html)
-        # One email for one logout, however long we wait for a second.
         status, _, s = api.call("GET", f"/v1/sessions/{sid}", key=key)
         self.assertEqual(s["status"], "logged_out")
         self.assertEqual(len(messages(self.mail_dir)), 1)
+
+        # Re-linked, then logged out by the owner through the API: the status says why, and the
+        # alert rules (notify/rules_test.cc) send nothing for it.
+        self.assertEqual(api.call("POST", f"/v1/sessions/{sid}/start", key=key)[0], 200)
+        qr = wait_for(lambda: (b := api.call("GET", f"/v1/sessions/{sid}/qr", key=key)[2])["qr"] and b,
+                      timeout=20, interval=0.1, what="a new QR code")
+        self.assertEqual(wasim.request("POST", f"/v1/phones/{PHONE}/scan", {"qr": qr["qr"]})[0], 200)
+        wait_for(lambda: api.call("GET", f"/v1/sessions/{sid}", key=key)[2]["status"] == "connected",
+                 timeout=20, interval=0.1, what="connected again")
+        self.assertEqual(api.call("POST", f"/v1/sessions/{sid}/logout", key=key)[0], 200)
+        db = sqlite3.connect(f"file:{os.path.join(self.tmp, 'data', 'wagate.db')}?mode=ro", uri=True)
+        self.addCleanup(db.close)
+        def logout_reasons():
+            return [json.loads(d)["reason"] for (d,) in db.execute(
+                "SELECT data FROM events WHERE session_id = ? AND type = 'session.status' "
+                "AND json_extract(data, '$.status') = 'logged_out' ORDER BY seq", (sid,))]
+        reasons = wait_for(lambda: len(r := logout_reasons()) >= 2 and r, timeout=10,
+                           what="the second logged_out event")
+        self.assertNotEqual(reasons[0], "logout_requested")  # the phone's unlink
+        self.assertEqual(reasons[-1], "logout_requested")
 
     def test_an_alert_raised_while_smtp_is_down_arrives_after_a_restart_once_it_is_up(self):
         # No SMTP server yet: the quota alert waits in the email outbox.

@@ -27,7 +27,8 @@ std::optional<Alert> AlertRules::OnSessionStatus(const std::string& account_id,
     return std::nullopt;
   }
   outages_.erase(session_id);
-  if (status != "logged_out") return std::nullopt;
+  // Logged out through the API (POST .../logout, DELETE): the owner did it, nothing to re-link.
+  if (status != "logged_out" || reason == "logout_requested") return std::nullopt;
   return Alert{.kind = AlertKind::kLoggedOut, .account_id = account_id, .session_id = session_id,
                .dedupe_key = "logged_out:" + session_id + ":" + event_id, .reason = reason,
                .since_ms = at_ms};

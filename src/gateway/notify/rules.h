@@ -34,7 +34,8 @@ class AlertRules {
       : disconnected_after_ms_(disconnected_after.count()) {}
 
   // A session.status event. A logged-out status is an alert at once (keyed by the event, so the
-  // same event read twice is one email). "disconnected" starts an outage clock unless one runs;
+  // same event read twice is one email), unless its reason is "logout_requested" (the owner
+  // logged it out through the API). "disconnected" starts an outage clock unless one runs;
   // any other status ends it.
   std::optional<Alert> OnSessionStatus(const std::string& account_id, const std::string& session_id,
                                        const std::string& status, const std::string& reason,

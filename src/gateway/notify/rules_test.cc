@@ -16,6 +16,8 @@ TEST(AlertRulesTest, LoggedOutIsAnAlertAtOnceKeyedByItsEvent) {
   EXPECT_EQ(a->dedupe_key, "logged_out:ses_1:evt_9");
   EXPECT_FALSE(rules.OnSessionStatus("acc_1", "ses_1", "connected", "", "evt_10", kT0));
   EXPECT_FALSE(rules.OnSessionStatus("acc_1", "ses_1", "stopped", "", "evt_11", kT0));
+  // The owner's own logout through the API is not an alert.
+  EXPECT_FALSE(rules.OnSessionStatus("acc_1", "ses_1", "logged_out", "logout_requested", "evt_12", kT0));
 }
 
 TEST(AlertRulesTest, AnOutageIsOneAlertAfterTheDelayAndOnlyIfContinuous) {

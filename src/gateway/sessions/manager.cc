@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include <boost/json.hpp>
 
@@ -52,6 +53,9 @@ class SessionManager::Runner : public std::enable_shared_from_this<Runner> {
   const store::SessionRow& row() const { return row_; }
   std::unique_ptr<store::sqlite::SessionState> state;
   std::unique_ptr<wa::client::Client> client;
+  // Set by SessionManager::Logout: the owner asked for it, so the status says so
+  // (reason "logout_requested") and nobody is alerted to re-link.
+  std::atomic<bool> logout_requested{false};
 
   void OnEvent(const wa::client::Event& event) {
     if (manager_.options_.plugin) manager_.options_.plugin->OnEvent(row_.id, event);
@@ -82,7 +86,7 @@ class SessionManager::Runner : public std::enable_shared_from_this<Runner> {
     } else if (const auto* out = std::get_if<wa::client::LoggedOut>(&event)) {
       logged_out_ = true;
       status_ = "logged_out";
-      reason_ = std::string(wa::client::ToString(out->reason));
+      reason_ = logout_requested.load() ? "logout_requested" : std::string(wa::client::ToString(out->reason));
     } else if (const auto* d = std::get_if<wa::client::Disconnected>(&event)) {
       qr_.clear();
       if (d->will_retry) {
@@ -592,6 +596,7 @@ asio::awaitable<base::Result<SessionView, ApiError>> SessionManager::Logout(std:
     if (it != runners_.end()) runner = it->second;
   }
   if (runner && runner->status() == "connected") {
+    runner->logout_requested.store(true);
     auto out = co_await runner->client->Logout();
     if (!out) spdlog::warn("session {}: logout not confirmed by the server: {}", id, out.error().message());
   }
