@@ -296,12 +296,13 @@ int Serve(const config::Config& config) {
   manager_options.plugin = &outbox;
   sessions::SessionManager sessions(ioc, session_rows, states, std::move(manager_options));
   // Email alerts (disabled when email.smtp_url is empty). SMTP sends block: one pool thread.
+  // Declared in this order so the pool is joined (a send in progress ends) before the mailer goes.
   store::sqlite::SqliteEmailStore email_rows(*store);
-  base::BlockingPool smtp_pool(1);
   std::unique_ptr<notify::Mailer> mailer;
+  if (!config.email_smtp_url.empty()) mailer = std::make_unique<notify::Mailer>(SmtpOptionsFrom(config));
+  base::BlockingPool smtp_pool(1);
   std::unique_ptr<notify::Notifier> notifier;
-  if (!config.email_smtp_url.empty()) {
-    mailer = std::make_unique<notify::Mailer>(SmtpOptionsFrom(config));
+  if (mailer) {
     auto limit = [&config](const std::string& plan) -> std::int64_t {
       const auto* p = config.FindPlan(plan);
       return p ? p->messages_per_month : 0;

@@ -248,8 +248,9 @@ asio::awaitable<void> Notifier::SendDue() {
   }
   for (auto& row : *due) {
     if (stopping_) co_return;
-    auto work = [this, from = options_.from.addr, rcpt = row.rcpt, message = row.message]() {
-      return sender_.Send(from, rcpt, message);
+    // No `this`: a send still running at shutdown finishes on the pool after the notifier is gone.
+    auto work = [sender = &sender_, from = options_.from.addr, rcpt = row.rcpt, message = row.message]() {
+      return sender->Send(from, rcpt, message);
     };
     auto result = co_await pool_.Run(std::move(work));
     int attempts = row.attempts + 1;
