@@ -31,18 +31,6 @@ std::string CleanField(std::string_view v) {
   return out;
 }
 
-bool HeaderHasToken(std::string_view value, std::string_view token) {
-  while (!value.empty()) {
-    auto comma = value.find(',');
-    std::string_view part = value.substr(0, comma);
-    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-    while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
-    while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
-    if (beast::iequals(part, token)) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 std::string SseFrame(const PushMessage& m) {
