@@ -9,9 +9,13 @@
 
 #include <algorithm>
 
+#include <boost/json.hpp>
+
 #include "base/bytes.h"
 #include "gateway/store/ids.h"
+#include "gateway/store/message_json.h"
 #include "wa/client/client.h"
+#include "wa/client/errors.h"
 
 namespace gateway::sessions {
 
@@ -50,12 +54,19 @@ class SessionManager::Runner : public std::enable_shared_from_this<Runner> {
   std::unique_ptr<wa::client::Client> client;
 
   void OnEvent(const wa::client::Event& event) {
+    if (manager_.options_.plugin) manager_.options_.plugin->OnEvent(row_.id, event);
     std::unique_lock lock(mu_);
     std::string before = status_;
     if (const auto* qr = std::get_if<wa::client::Qr>(&event)) {
       status_ = "qr";
       qr_ = qr->code;
       qr_expires_ms_ = NowMs() + qr->expires_in.count();
+      boost::json::object data{{"session_id", row_.id}, {"qr", qr_},
+                               {"expires_at", store::Rfc3339Ms(qr_expires_ms_)}};
+      pending_events_.push_back(store::EventRow{.account_id = row_.account_id, .session_id = row_.id,
+                                                .type = events::kSessionQr,
+                                                .data = boost::json::serialize(data)});
+      dirty_qr_ = true;
     } else if (std::holds_alternative<wa::client::PairingCode>(event)) {
       status_ = "pairing";
     } else if (const auto* paired = std::get_if<wa::client::Paired>(&event)) {
@@ -94,9 +105,20 @@ class SessionManager::Runner : public std::enable_shared_from_this<Runner> {
     status_ms_ = NowMs();
     if (status_ != before) {
       spdlog::info("session {}: {}{}", row_.id, status_, reason_.empty() ? "" : " (" + reason_ + ")");
-      lock.unlock();
-      Persist();
+      boost::json::object data{{"session_id", row_.id}, {"status", status_}, {"reason", reason_},
+                               {"phone", phone_}};
+      // The status event goes before a QR event of the same call (qr status, then its code).
+      auto at = pending_events_.end();
+      if (dirty_qr_) --at;
+      pending_events_.insert(at, store::EventRow{.account_id = row_.account_id, .session_id = row_.id,
+                                                 .type = events::kSessionStatus,
+                                                 .data = boost::json::serialize(data),
+                                                 .created_ms = status_ms_});
     }
+    bool changed = status_ != before || dirty_qr_;
+    dirty_qr_ = false;
+    lock.unlock();
+    if (changed) Persist();
   }
 
   SessionView View() const {
@@ -153,6 +175,7 @@ class SessionManager::Runner : public std::enable_shared_from_this<Runner> {
     for (;;) {
       std::string st, phone, jid, lid;
       std::int64_t at = 0;
+      std::vector<store::EventRow> events;
       {
         std::lock_guard lock(self->mu_);
         self->dirty_ = false;
@@ -161,11 +184,21 @@ class SessionManager::Runner : public std::enable_shared_from_this<Runner> {
         phone = self->phone_;
         jid = self->jid_;
         lid = self->lid_;
+        events.swap(self->pending_events_);
       }
       auto written = co_await self->manager_.rows_.SetStatus(self->row_.id, st, at, phone, jid, lid);
       if (!written) spdlog::warn("session {}: recording status failed: {}", self->row_.id, written.error().message());
+      auto& opts = self->manager_.options_;
+      if (opts.events && !events.empty()) {
+        auto appended = co_await opts.events->AppendEvents(std::move(events));
+        if (!appended) {
+          spdlog::warn("session {}: recording events failed: {}", self->row_.id, appended.error().message());
+        } else if (opts.bus) {
+          opts.bus->Publish(*appended);
+        }
+      }
       std::lock_guard lock(self->mu_);
-      if (!self->dirty_) {
+      if (!self->dirty_ && self->pending_events_.empty()) {
         self->writing_ = false;
         co_return;
       }
@@ -185,6 +218,8 @@ class SessionManager::Runner : public std::enable_shared_from_this<Runner> {
   bool ended_ = false;
   bool writing_ = false;
   bool dirty_ = false;
+  bool dirty_qr_ = false;
+  std::vector<store::EventRow> pending_events_;  // to append, in order
 };
 
 SessionManager::SessionManager(asio::io_context& ioc, store::SessionStore& rows,
@@ -196,6 +231,42 @@ SessionManager::~SessionManager() = default;
 std::size_t SessionManager::running() const {
   std::lock_guard lock(mu_);
   return runners_.size();
+}
+
+std::map<std::string, int> SessionManager::CountByStatus() const {
+  std::map<std::string, int> counts;
+  std::lock_guard lock(mu_);
+  for (const auto& [id, r] : runners_) ++counts[r->status()];
+  return counts;
+}
+
+std::string SessionManager::LiveStatus(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = runners_.find(id);
+  return it == runners_.end() ? std::string() : it->second->status();
+}
+
+asio::awaitable<base::Result<std::vector<wa::client::ContactStatus>, ApiError>> SessionManager::Lookup(
+    std::string id, std::vector<std::string> phones) {
+  std::shared_ptr<Runner> runner;
+  {
+    std::lock_guard lock(mu_);
+    auto it = runners_.find(id);
+    if (it != runners_.end()) runner = it->second;
+  }
+  if (!runner || runner->status() != "connected") {
+    co_return ApiError{status::conflict, "not_connected", "the session is not connected to WhatsApp"};
+  }
+  auto found = co_await runner->client->OnWhatsApp(std::move(phones));
+  if (!found) {
+    if (found.error() == wa::client::MakeError(wa::client::Errc::kInvalidPhone)) {
+      co_return ApiError{status::unprocessable_entity, "invalid_phone",
+                         "phone must be an international number, e.g. +15550001111"};
+    }
+    co_return ApiError{status::bad_gateway, "lookup_failed",
+                       "WhatsApp did not answer the lookup: " + found.error().message()};
+  }
+  co_return std::move(*found);
 }
 
 SessionView SessionManager::ViewOf(const store::SessionRow& row) const {
@@ -351,6 +422,7 @@ asio::awaitable<base::Result<void, ApiError>> SessionManager::Launch(const store
     std::lock_guard lock(mu_);
     runners_[row.id] = runner;
   }
+  if (options_.plugin) options_.plugin->Attach(row, *runner->client);
   runner->Persist();
   runner->client->Start();
   co_return base::Result<void, ApiError>{};
@@ -365,6 +437,7 @@ asio::awaitable<void> SessionManager::Halt(const std::string& id) {
     runner = it->second;
     runners_.erase(it);
   }
+  if (options_.plugin) co_await options_.plugin->Detach(id);
   co_await runner->client->Stop();
   if (auto committed = co_await runner->state->Commit(); !committed) {
     spdlog::warn("session {}: final commit failed: {}", id, committed.error().message());

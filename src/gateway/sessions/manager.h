@@ -28,9 +28,17 @@
 
 #include "base/http/problem.h"
 #include "base/result.h"
+#include "gateway/events/bus.h"
+#include "gateway/store/events.h"
 #include "gateway/store/sessions.h"
 #include "gateway/store/sqlite/session_state.h"
 #include "wa/client/config.h"
+#include "wa/client/events.h"
+#include "wa/client/messages.h"
+
+namespace wa::client {
+class Client;
+}
 
 namespace gateway::sessions {
 
@@ -43,6 +51,18 @@ struct Endpoint {
   std::string ca_file;
 };
 
+// Work that runs beside each running session's client (the outbox: its dispatcher and the
+// receiver of its messages). Attach comes before the client starts (so it may set the message
+// handler), OnEvent gets every client event on the client's strand, Detach comes before the
+// client stops and must end all use of it.
+class SessionPlugin {
+ public:
+  virtual ~SessionPlugin() = default;
+  virtual void Attach(const store::SessionRow& row, wa::client::Client& client) = 0;
+  virtual void OnEvent(const std::string& session_id, const wa::client::Event& event) = 0;
+  virtual boost::asio::awaitable<void> Detach(std::string session_id) = 0;
+};
+
 struct ManagerOptions {
   Endpoint whatsapp{std::string(wa::client::kDefaultUrl), "", ""};
   std::optional<Endpoint> sandbox;
@@ -50,6 +70,10 @@ struct ManagerOptions {
   std::chrono::milliseconds suspension_poll{250};
   // Tests shorten the client's timers through this.
   std::function<void(wa::client::Config&)> tune_client;
+  // Where session.status and session.qr events go (both or neither).
+  store::EventStore* events = nullptr;
+  events::Bus* bus = nullptr;
+  SessionPlugin* plugin = nullptr;
 };
 
 struct CreateRequest {
@@ -120,6 +144,14 @@ class SessionManager {
 
   // Number of running clients (metrics, tests).
   std::size_t running() const;
+  // Running sessions by live status (metrics).
+  std::map<std::string, int> CountByStatus() const;
+  // The live status of a running session; empty when it is not running.
+  std::string LiveStatus(const std::string& id) const;
+  // Asks WhatsApp which of `phones` have an account, through the session's client (409
+  // not_connected unless the session is connected).
+  boost::asio::awaitable<base::Result<std::vector<wa::client::ContactStatus>, ApiError>> Lookup(
+      std::string id, std::vector<std::string> phones);
 
   class Runner;
 

@@ -147,6 +147,72 @@ CREATE TABLE events (
 ) STRICT;
 CREATE INDEX events_by_session ON events(account_id, session_id, seq);
 )sql"},
+      // Migration 6 is the webhooks'. Messages: the outbox of every session and what it
+      // received, with each status change (store/messages.h); idempotency keys of the send
+      // route; monthly message counts per account for the plan limit.
+      {7, "messages",
+       R"sql(
+CREATE TABLE messages (
+  n            INTEGER PRIMARY KEY AUTOINCREMENT,  -- queue order and list cursor
+  id           TEXT NOT NULL UNIQUE,               -- "msg_" + random
+  account_id   TEXT NOT NULL,
+  session_id   TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  direction    TEXT NOT NULL,                      -- in | out
+  wa_id        TEXT NOT NULL,
+  chat_jid     TEXT NOT NULL,
+  recipient    TEXT NOT NULL DEFAULT '',           -- out: as the caller wrote it
+  sender_jid   TEXT NOT NULL DEFAULT '',
+  sender_pn    TEXT NOT NULL DEFAULT '',
+  sender_lid   TEXT NOT NULL DEFAULT '',
+  push_name    TEXT NOT NULL DEFAULT '',
+  type         TEXT NOT NULL,
+  body         TEXT NOT NULL DEFAULT '',
+  quoted_id    TEXT NOT NULL DEFAULT '',
+  quoted_participant TEXT NOT NULL DEFAULT '',
+  quoted_text  TEXT NOT NULL DEFAULT '',
+  mentions     TEXT NOT NULL DEFAULT '[]',         -- JSON array of JIDs
+  status       TEXT NOT NULL,
+  error_code   TEXT NOT NULL DEFAULT '',
+  error_detail TEXT NOT NULL DEFAULT '',
+  expires_ms   INTEGER,
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  first_contact INTEGER NOT NULL DEFAULT 0,
+  wa_timestamp INTEGER NOT NULL DEFAULT 0,
+  created_ms   INTEGER NOT NULL,
+  updated_ms   INTEGER NOT NULL,
+  sent_ms      INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE UNIQUE INDEX messages_by_wa_id ON messages(session_id, direction, wa_id);
+CREATE INDEX messages_by_session ON messages(session_id, n);
+CREATE INDEX messages_pending ON messages(session_id, n)
+  WHERE direction = 'out' AND status IN ('queued', 'sending');
+CREATE INDEX messages_by_chat ON messages(session_id, chat_jid, direction);
+CREATE INDEX messages_by_time ON messages(created_ms);
+
+CREATE TABLE message_status (
+  message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+  status     TEXT NOT NULL,
+  at_ms      INTEGER NOT NULL,
+  PRIMARY KEY (message_id, status)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE idempotency_keys (
+  account_id   TEXT NOT NULL,
+  key          TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  message_id   TEXT NOT NULL,
+  created_ms   INTEGER NOT NULL,
+  PRIMARY KEY (account_id, key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX idempotency_by_time ON idempotency_keys(created_ms);
+
+CREATE TABLE account_usage (
+  account_id     TEXT NOT NULL,
+  month_start_ms INTEGER NOT NULL,
+  messages       INTEGER NOT NULL,
+  PRIMARY KEY (account_id, month_start_ms)
+) STRICT, WITHOUT ROWID;
+)sql"},
   };
   return migrations;
 }

@@ -1,0 +1,612 @@
+#include "gateway/store/sqlite/message_store.h"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "gateway/store/message_json.h"
+#include "gateway/store/sqlite/event_store.h"
+#include "gateway/store/sqlite/on_pool.h"
+#include "gateway/store/sqlite/sql.h"
+
+namespace gateway::store::sqlite {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr const char* kColumns =
+    "n, id, account_id, session_id, direction, wa_id, chat_jid, recipient, sender_jid, sender_pn, "
+    "sender_lid, push_name, type, body, quoted_id, quoted_participant, quoted_text, mentions, "
+    "status, error_code, error_detail, expires_ms, attempts, first_contact, wa_timestamp, "
+    "created_ms, updated_ms, sent_ms";
+
+std::string MentionsJson(const std::vector<std::string>& mentions) {
+  boost::json::array a;
+  for (const auto& m : mentions) a.emplace_back(m);
+  return boost::json::serialize(a);
+}
+
+std::vector<std::string> ParseMentions(const std::string& text) {
+  std::vector<std::string> out;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  if (ec || !v.is_array()) return out;
+  for (const auto& e : v.as_array()) {
+    if (e.is_string()) out.emplace_back(e.as_string());
+  }
+  return out;
+}
+
+MessageRow Read(Stmt& s) {
+  MessageRow m;
+  m.n = s.Int(0);
+  m.id = s.Text(1);
+  m.account_id = s.Text(2);
+  m.session_id = s.Text(3);
+  m.direction = s.Text(4);
+  m.wa_id = s.Text(5);
+  m.chat_jid = s.Text(6);
+  m.to = s.Text(7);
+  m.sender_jid = s.Text(8);
+  m.sender_pn = s.Text(9);
+  m.sender_lid = s.Text(10);
+  m.push_name = s.Text(11);
+  m.type = s.Text(12);
+  m.text = s.Text(13);
+  m.quoted_id = s.Text(14);
+  m.quoted_participant = s.Text(15);
+  m.quoted_text = s.Text(16);
+  m.mentions = ParseMentions(s.Text(17));
+  m.status = s.Text(18);
+  m.error_code = s.Text(19);
+  m.error_detail = s.Text(20);
+  if (sqlite3_column_type(s.get(), 21) != SQLITE_NULL) m.expires_ms = s.Int(21);
+  m.attempts = s.Int(22);
+  m.first_contact = s.Int(23) != 0;
+  m.wa_timestamp = s.Int(24);
+  m.created_ms = s.Int(25);
+  m.updated_ms = s.Int(26);
+  m.sent_ms = s.Int(27);
+  return m;
+}
+
+base::Result<std::vector<MessageRow>> Select(sqlite3* db, const std::string& where,
+                                             const std::function<void(Stmt&)>& bind) {
+  std::string sql = std::string("SELECT ") + kColumns + " FROM messages " + where;
+  Stmt s(db, sql.c_str());
+  if (!s.ok()) return ErrorOf(db);
+  bind(s);
+  std::vector<MessageRow> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(Read(s));
+  if (rc != SQLITE_DONE) return ErrorOf(db);
+  return out;
+}
+
+base::Result<void> Insert(sqlite3* db, MessageRow& m) {
+  Stmt s(db,
+         "INSERT INTO messages(id, account_id, session_id, direction, wa_id, chat_jid, recipient, "
+         "sender_jid, sender_pn, sender_lid, push_name, type, body, quoted_id, quoted_participant, "
+         "quoted_text, mentions, status, expires_ms, wa_timestamp, created_ms, updated_ms) "
+         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!s.ok()) return ErrorOf(db);
+  s.Bind(1, m.id);
+  s.Bind(2, m.account_id);
+  s.Bind(3, m.session_id);
+  s.Bind(4, m.direction);
+  s.Bind(5, m.wa_id);
+  s.Bind(6, m.chat_jid);
+  s.Bind(7, m.to);
+  s.Bind(8, m.sender_jid);
+  s.Bind(9, m.sender_pn);
+  s.Bind(10, m.sender_lid);
+  s.Bind(11, m.push_name);
+  s.Bind(12, m.type);
+  s.Bind(13, m.text);
+  s.Bind(14, m.quoted_id);
+  s.Bind(15, m.quoted_participant);
+  s.Bind(16, m.quoted_text);
+  s.Bind(17, MentionsJson(m.mentions));
+  s.Bind(18, m.status);
+  if (m.expires_ms) s.Bind(19, static_cast<long long>(*m.expires_ms));
+  s.Bind(20, static_cast<long long>(m.wa_timestamp));
+  s.Bind(21, static_cast<long long>(m.created_ms));
+  s.Bind(22, static_cast<long long>(m.updated_ms));
+  if (s.Step() != SQLITE_DONE) return ErrorOf(db);
+  m.n = sqlite3_last_insert_rowid(db);
+  return {};
+}
+
+base::Result<void> AddHistory(sqlite3* db, const std::string& message_id, const std::string& status,
+                              std::int64_t at_ms) {
+  Stmt s(db, "INSERT OR IGNORE INTO message_status(message_id, status, at_ms) VALUES(?, ?, ?)");
+  if (!s.ok()) return ErrorOf(db);
+  s.Bind(1, message_id);
+  s.Bind(2, status);
+  s.Bind(3, static_cast<long long>(at_ms));
+  if (s.Step() != SQLITE_DONE) return ErrorOf(db);
+  return {};
+}
+
+// Position of an outgoing status in the lifecycle; failed ends it from queued or sending only.
+int Rank(const std::string& status) {
+  static const char* kOrder[] = {"queued", "sending", "sent", "delivered", "read", "played"};
+  for (int i = 0; i < 6; ++i) {
+    if (status == kOrder[i]) return i;
+  }
+  return -1;
+}
+
+bool Forward(const std::string& from, const std::string& to) {
+  if (to == "failed") return from == "queued" || from == "sending";
+  if (from == "failed") return false;
+  int a = Rank(from), b = Rank(to);
+  if (b < 0) return false;
+  // "sending" is re-entered on every attempt: a change of attempts only.
+  return b > a || (b == a && to == "sending");
+}
+
+base::Result<std::optional<MessageRow>> FindOut(sqlite3* db, const std::string& session_id,
+                                                const std::string& column, const std::string& value) {
+  auto rows = Select(db, "WHERE session_id = ? AND direction = 'out' AND " + column + " = ?",
+                     [&](Stmt& s) {
+                       s.Bind(1, session_id);
+                       s.Bind(2, value);
+                     });
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<MessageRow>();
+  return std::optional<MessageRow>(std::move(rows->front()));
+}
+
+// Applies one change to `m` inside a transaction; appends its event to `events`.
+base::Result<void> Apply(sqlite3* db, MessageRow& m, const MessageStore::Transition& t,
+                         std::vector<EventRow>& events) {
+  if (!Forward(m.status, t.status)) return {};
+  bool new_status = m.status != t.status;
+  m.status = t.status;
+  m.updated_ms = t.at_ms;
+  m.attempts += t.attempts_inc;
+  if (t.status == "failed") {
+    m.error_code = t.error_code;
+    m.error_detail = t.error_detail;
+  }
+  if (t.status == "sent") {
+    m.sent_ms = t.at_ms;
+    m.wa_timestamp = t.wa_timestamp;
+    m.first_contact = t.first_contact;
+  }
+  Stmt s(db,
+         "UPDATE messages SET status = ?, updated_ms = ?, attempts = ?, error_code = ?, "
+         "error_detail = ?, sent_ms = ?, wa_timestamp = ?, first_contact = ? WHERE id = ?");
+  if (!s.ok()) return ErrorOf(db);
+  s.Bind(1, m.status);
+  s.Bind(2, static_cast<long long>(m.updated_ms));
+  s.Bind(3, static_cast<long long>(m.attempts));
+  s.Bind(4, m.error_code);
+  s.Bind(5, m.error_detail);
+  s.Bind(6, static_cast<long long>(m.sent_ms));
+  s.Bind(7, static_cast<long long>(m.wa_timestamp));
+  s.Bind(8, static_cast<long long>(m.first_contact));
+  s.Bind(9, m.id);
+  if (s.Step() != SQLITE_DONE) return ErrorOf(db);
+  if (!new_status) return {};
+  if (auto h = AddHistory(db, m.id, m.status, t.at_ms); !h) return h;
+  EventRow e{.account_id = m.account_id, .session_id = m.session_id, .type = "message.status",
+             .data = MessageStatusEventData(m, t.at_ms), .created_ms = t.at_ms};
+  if (auto added = AppendEventTx(db, e); !added) return added;
+  events.push_back(std::move(e));
+  return {};
+}
+
+}  // namespace
+
+struct SqliteMessageStore::Pending {
+  EnqueueItem item;
+  bool done = false;                     // mu_
+  std::optional<base::Result<EnqueueOutcome>> result;  // set before done
+};
+
+std::size_t SqliteMessageStore::largest_batch() const {
+  std::lock_guard lock(mu_);
+  return largest_batch_;
+}
+
+base::Result<void> SqliteMessageStore::CommitBatch(sqlite3* db,
+                                                   std::vector<std::shared_ptr<Pending>>& batch) {
+  // Outcomes are decided inside the transaction; if it fails, every item fails with it.
+  std::vector<EnqueueOutcome> outcomes(batch.size());
+  auto done = InTransaction(db, [&]() -> base::Result<void> {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      auto& item = batch[i]->item;
+      auto& out = outcomes[i];
+      auto& m = item.message;
+      if (item.idempotency) {
+        Stmt q(db, "SELECT request_hash, message_id FROM idempotency_keys WHERE account_id = ? AND key = ?");
+        if (!q.ok()) return ErrorOf(db);
+        q.Bind(1, m.account_id);
+        q.Bind(2, item.idempotency->key);
+        int rc = q.Step();
+        if (rc == SQLITE_ROW) {
+          if (q.Text(0) != item.idempotency->request_hash) {
+            out.kind = EnqueueOutcome::Kind::kKeyConflict;
+            continue;
+          }
+          auto first = Select(db, "WHERE id = ?", [&](Stmt& s) { s.Bind(1, q.Text(1)); });
+          if (!first) return first.error();
+          if (!first->empty()) {
+            out.kind = EnqueueOutcome::Kind::kReplayed;
+            out.message = std::move(first->front());
+            continue;
+          }
+          // The first message is gone (retention): the key is spent; treat as new below.
+        } else if (rc != SQLITE_DONE) {
+          return ErrorOf(db);
+        }
+      }
+      if (item.monthly_limit > 0) {
+        Stmt u(db, "SELECT messages FROM account_usage WHERE account_id = ? AND month_start_ms = ?");
+        if (!u.ok()) return ErrorOf(db);
+        u.Bind(1, m.account_id);
+        u.Bind(2, static_cast<long long>(item.month_start_ms));
+        int rc = u.Step();
+        std::int64_t used = rc == SQLITE_ROW ? u.Int(0) : 0;
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return ErrorOf(db);
+        if (used >= item.monthly_limit) {
+          out.kind = EnqueueOutcome::Kind::kOverMonthlyLimit;
+          continue;
+        }
+      }
+      if (auto ins = Insert(db, m); !ins) return ins;
+      if (auto h = AddHistory(db, m.id, m.status, m.created_ms); !h) return h;
+      if (item.idempotency) {
+        Stmt k(db,
+               "INSERT OR REPLACE INTO idempotency_keys(account_id, key, request_hash, message_id, "
+               "created_ms) VALUES(?, ?, ?, ?, ?)");
+        if (!k.ok()) return ErrorOf(db);
+        k.Bind(1, m.account_id);
+        k.Bind(2, item.idempotency->key);
+        k.Bind(3, item.idempotency->request_hash);
+        k.Bind(4, m.id);
+        k.Bind(5, static_cast<long long>(m.created_ms));
+        if (k.Step() != SQLITE_DONE) return ErrorOf(db);
+      }
+      Stmt u(db,
+             "INSERT INTO account_usage(account_id, month_start_ms, messages) VALUES(?, ?, 1) "
+             "ON CONFLICT(account_id, month_start_ms) DO UPDATE SET messages = messages + 1");
+      if (!u.ok()) return ErrorOf(db);
+      u.Bind(1, m.account_id);
+      u.Bind(2, static_cast<long long>(item.month_start_ms));
+      if (u.Step() != SQLITE_DONE) return ErrorOf(db);
+      EventRow e{.account_id = m.account_id, .session_id = m.session_id, .type = "message.status",
+                 .data = MessageStatusEventData(m, m.created_ms), .created_ms = m.created_ms};
+      if (auto added = AppendEventTx(db, e); !added) return added;
+      out.kind = EnqueueOutcome::Kind::kQueued;
+      out.message = m;
+      out.events.push_back(std::move(e));
+    }
+    return {};
+  });
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (done) {
+      batch[i]->result.emplace(std::move(outcomes[i]));
+    } else {
+      batch[i]->result.emplace(done.error());
+    }
+    batch[i]->done = true;
+  }
+  largest_batch_ = std::max(largest_batch_, batch.size());
+  committed_.notify_all();
+  return done;
+}
+
+asio::awaitable<base::Result<EnqueueOutcome>> SqliteMessageStore::Enqueue(EnqueueItem item) {
+  auto mine = std::make_shared<Pending>();
+  mine->item = std::move(item);
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(mine);
+  }
+  auto work = [this, mine]() -> base::Result<EnqueueOutcome> {
+    for (;;) {
+      std::vector<std::shared_ptr<Pending>> batch;
+      {
+        std::unique_lock lock(mu_);
+        // Ours may be in another pool thread's transaction: wait for it, unless new items
+        // arrived that this thread can commit meanwhile.
+        committed_.wait(lock, [&] { return mine->done || !queue_.empty(); });
+        if (mine->done) return std::move(*mine->result);
+        while (!queue_.empty() && batch.size() < 512) {
+          batch.push_back(queue_.front());
+          queue_.pop_front();
+        }
+      }
+      auto ran = store_.WithConnection([&](sqlite3* db) -> base::Result<void> {
+        CommitBatch(db, batch);
+        return {};
+      });
+      if (!ran) {
+        std::lock_guard lock(mu_);
+        for (auto& p : batch) {
+          if (!p->done) {
+            p->result.emplace(ran.error());
+            p->done = true;
+          }
+        }
+        committed_.notify_all();
+      }
+    }
+  };
+  co_return co_await store_.pool().Run(std::move(work));
+}
+
+asio::awaitable<base::Result<std::optional<MessageRow>>> SqliteMessageStore::GetMessage(
+    std::string account_id, std::string session_id, std::string id) {
+  auto fn = [=](sqlite3* db) -> base::Result<std::optional<MessageRow>> {
+    const char* column = id.rfind("msg_", 0) == 0 ? "id" : "wa_id";
+    auto rows = Select(db, std::string("WHERE account_id = ? AND session_id = ? AND ") + column +
+                               " = ? ORDER BY n LIMIT 1",
+                       [&](Stmt& s) {
+                         s.Bind(1, account_id);
+                         s.Bind(2, session_id);
+                         s.Bind(3, id);
+                       });
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::optional<MessageRow>();
+    MessageRow m = std::move(rows->front());
+    Stmt hist(db, "SELECT status, at_ms FROM message_status WHERE message_id = ?");
+    if (!hist.ok()) return ErrorOf(db);
+    hist.Bind(1, m.id);
+    int rc;
+    while ((rc = hist.Step()) == SQLITE_ROW) m.history.push_back({hist.Text(0), hist.Int(1)});
+    if (rc != SQLITE_DONE) return ErrorOf(db);
+    // Ordered by time, then by the lifecycle (changes can share a millisecond).
+    std::stable_sort(m.history.begin(), m.history.end(), [](const StatusChange& a, const StatusChange& b) {
+      if (a.at_ms != b.at_ms) return a.at_ms < b.at_ms;
+      int ra = a.status == "failed" ? 99 : Rank(a.status);
+      int rb = b.status == "failed" ? 99 : Rank(b.status);
+      return ra < rb;
+    });
+    return std::optional<MessageRow>(std::move(m));
+  };
+  co_return co_await OnPool<std::optional<MessageRow>>(store_, std::move(fn));
+}
+
+asio::awaitable<base::Result<std::vector<MessageRow>>> SqliteMessageStore::ListMessages(
+    std::string account_id, std::string session_id, std::string direction, std::int64_t before_n,
+    int limit) {
+  auto fn = [=](sqlite3* db) -> base::Result<std::vector<MessageRow>> {
+    std::string where = "WHERE session_id = ? AND account_id = ? AND n < ?";
+    if (!direction.empty()) where += " AND direction = ?";
+    where += " ORDER BY n DESC LIMIT ?";
+    return Select(db, where, [&](Stmt& s) {
+      int i = 1;
+      s.Bind(i++, session_id);
+      s.Bind(i++, account_id);
+      s.Bind(i++, static_cast<long long>(before_n > 0 ? before_n : INT64_MAX));
+      if (!direction.empty()) s.Bind(i++, direction);
+      s.Bind(i++, static_cast<long long>(limit));
+    });
+  };
+  co_return co_await OnPool<std::vector<MessageRow>>(store_, std::move(fn));
+}
+
+asio::awaitable<base::Result<std::vector<MessageRow>>> SqliteMessageStore::PendingOutgoing(
+    std::string session_id, int limit) {
+  auto fn = [=](sqlite3* db) -> base::Result<std::vector<MessageRow>> {
+    return Select(db,
+                  "WHERE session_id = ? AND direction = 'out' AND status IN ('queued', 'sending') "
+                  "ORDER BY n LIMIT ?",
+                  [&](Stmt& s) {
+                    s.Bind(1, session_id);
+                    s.Bind(2, static_cast<long long>(limit));
+                  });
+  };
+  co_return co_await OnPool<std::vector<MessageRow>>(store_, std::move(fn));
+}
+
+asio::awaitable<base::Result<std::vector<EventRow>>> SqliteMessageStore::Advance(
+    std::string session_id, std::vector<Transition> changes) {
+  auto fn = [session_id, changes = std::move(changes)](sqlite3* db) -> base::Result<std::vector<EventRow>> {
+    std::vector<EventRow> events;
+    auto done = InTransaction(db, [&]() -> base::Result<void> {
+      for (const auto& t : changes) {
+        auto m = FindOut(db, session_id, "id", t.message_id);
+        if (!m) return m.error();
+        if (!*m) continue;
+        if (auto a = Apply(db, **m, t, events); !a) return a;
+      }
+      return {};
+    });
+    if (!done) return done.error();
+    return events;
+  };
+  co_return co_await OnPool<std::vector<EventRow>>(store_, std::move(fn));
+}
+
+asio::awaitable<base::Result<std::vector<EventRow>>> SqliteMessageStore::AdvanceByWaIds(
+    std::string session_id, std::vector<std::string> wa_ids, std::string status, std::int64_t at_ms) {
+  auto fn = [=](sqlite3* db) -> base::Result<std::vector<EventRow>> {
+    std::vector<EventRow> events;
+    auto done = InTransaction(db, [&]() -> base::Result<void> {
+      for (const auto& wa_id : wa_ids) {
+        auto m = FindOut(db, session_id, "wa_id", wa_id);
+        if (!m) return m.error();
+        if (!*m) continue;
+        // A receipt can outrun the server ack (both are in flight): it implies sent.
+        if ((*m)->status == "queued" || (*m)->status == "sending") {
+          MessageStore::Transition sent{.message_id = (*m)->id, .status = "sent", .at_ms = at_ms};
+          sent.wa_timestamp = at_ms / 1000;
+          if (auto a = Apply(db, **m, sent, events); !a) return a;
+        }
+        MessageStore::Transition t{.message_id = (*m)->id, .status = status, .at_ms = at_ms};
+        if (auto a = Apply(db, **m, t, events); !a) return a;
+      }
+      return {};
+    });
+    if (!done) return done.error();
+    return events;
+  };
+  co_return co_await OnPool<std::vector<EventRow>>(store_, std::move(fn));
+}
+
+asio::awaitable<base::Result<std::pair<bool, std::vector<EventRow>>>> SqliteMessageStore::Cancel(
+    std::string session_id, std::string message_id, std::int64_t at_ms) {
+  auto fn = [=](sqlite3* db) -> base::Result<std::pair<bool, std::vector<EventRow>>> {
+    std::vector<EventRow> events;
+    bool cancelled = false;
+    auto done = InTransaction(db, [&]() -> base::Result<void> {
+      auto m = FindOut(db, session_id, "id", message_id);
+      if (!m) return m.error();
+      if (!*m || (*m)->status != "queued") return {};
+      MessageStore::Transition t{.message_id = message_id, .status = "failed", .at_ms = at_ms,
+                                 .error_code = "cancelled", .error_detail = "cancelled by the API"};
+      cancelled = true;
+      return Apply(db, **m, t, events);
+    });
+    if (!done) return done.error();
+    return std::make_pair(cancelled, std::move(events));
+  };
+  co_return co_await OnPool<std::pair<bool, std::vector<EventRow>>>(store_, std::move(fn));
+}
+
+asio::awaitable<base::Result<std::vector<EventRow>>> SqliteMessageStore::FailPending(
+    std::string session_id, std::string reason, std::string detail, std::int64_t at_ms) {
+  auto fn = [=](sqlite3* db) -> base::Result<std::vector<EventRow>> {
+    std::vector<EventRow> events;
+    auto done = InTransaction(db, [&]() -> base::Result<void> {
+      auto rows = Select(db,
+                         "WHERE session_id = ? AND direction = 'out' AND status IN ('queued', "
+                         "'sending') ORDER BY n",
+                         [&](Stmt& s) { s.Bind(1, session_id); });
+      if (!rows) return rows.error();
+      for (auto& m : *rows) {
+        MessageStore::Transition t{.message_id = m.id, .status = "failed", .at_ms = at_ms,
+                                   .error_code = reason, .error_detail = detail};
+        if (auto a = Apply(db, m, t, events); !a) return a;
+      }
+      return {};
+    });
+    if (!done) return done.error();
+    return events;
+  };
+  co_return co_await OnPool<std::vector<EventRow>>(store_, std::move(fn));
+}
+
+asio::awaitable<base::Result<MessageStore::Received>> SqliteMessageStore::StoreReceived(MessageRow row) {
+  auto fn = [row = std::move(row)](sqlite3* db) -> base::Result<Received> {
+    Received out;
+    out.message = row;
+    auto done = InTransaction(db, [&]() -> base::Result<void> {
+      auto existing = Select(db, "WHERE session_id = ? AND direction = 'in' AND wa_id = ?", [&](Stmt& s) {
+        s.Bind(1, out.message.session_id);
+        s.Bind(2, out.message.wa_id);
+      });
+      if (!existing) return existing.error();
+      if (!existing->empty()) {
+        out.message = std::move(existing->front());
+        return {};
+      }
+      if (auto ins = Insert(db, out.message); !ins) return ins;
+      if (auto h = AddHistory(db, out.message.id, out.message.status, out.message.created_ms); !h) return h;
+      EventRow e{.account_id = out.message.account_id, .session_id = out.message.session_id,
+                 .type = "message.received", .data = MessageReceivedEventData(out.message),
+                 .created_ms = out.message.created_ms};
+      if (auto added = AppendEventTx(db, e); !added) return added;
+      out.events.push_back(std::move(e));
+      out.inserted = true;
+      return {};
+    });
+    if (!done) return done.error();
+    return out;
+  };
+  co_return co_await OnPool<Received>(store_, std::move(fn));
+}
+
+asio::awaitable<base::Result<bool>> SqliteMessageStore::HasReceivedFrom(std::string session_id,
+                                                                        std::string chat_jid) {
+  auto fn = [=](sqlite3* db) -> base::Result<bool> {
+    Stmt s(db, "SELECT 1 FROM messages WHERE session_id = ? AND chat_jid = ? AND direction = 'in' LIMIT 1");
+    if (!s.ok()) return base::Result<bool>(boost::system::in_place_error, ErrorOf(db));
+    s.Bind(1, session_id);
+    s.Bind(2, chat_jid);
+    int rc = s.Step();
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) return base::Result<bool>(boost::system::in_place_error, ErrorOf(db));
+    return false;
+  };
+  co_return co_await OnPool<bool>(store_, std::move(fn));
+}
+
+asio::awaitable<base::Result<SendingStats>> SqliteMessageStore::Stats(std::string session_id,
+                                                                      std::int64_t since_ms) {
+  auto fn = [=](sqlite3* db) -> base::Result<SendingStats> {
+    SendingStats st;
+    Stmt s(db,
+           "SELECT "
+           "  COALESCE(SUM(direction = 'out' AND sent_ms >= ?1), 0), "
+           "  COALESCE(SUM(direction = 'out' AND sent_ms >= ?1 AND first_contact = 1), 0), "
+           "  COALESCE(SUM(direction = 'in' AND created_ms >= ?1), 0), "
+           "  COALESCE(SUM(direction = 'out' AND status = 'failed' AND updated_ms >= ?1), 0) "
+           "FROM messages WHERE session_id = ?2 AND (created_ms >= ?1 OR sent_ms >= ?1 OR updated_ms >= ?1)");
+    if (!s.ok()) return ErrorOf(db);
+    s.Bind(1, static_cast<long long>(since_ms));
+    s.Bind(2, session_id);
+    if (s.Step() != SQLITE_ROW) return ErrorOf(db);
+    st.sent_since = s.Int(0);
+    st.first_contacts_since = s.Int(1);
+    st.received_since = s.Int(2);
+    st.failed_since = s.Int(3);
+    Stmt q(db,
+           "SELECT COUNT(*), COALESCE(MIN(created_ms), 0) FROM messages WHERE session_id = ? AND "
+           "direction = 'out' AND status IN ('queued', 'sending')");
+    if (!q.ok()) return ErrorOf(db);
+    q.Bind(1, session_id);
+    if (q.Step() != SQLITE_ROW) return ErrorOf(db);
+    st.queued = q.Int(0);
+    st.oldest_queued_ms = q.Int(1);
+    return st;
+  };
+  co_return co_await OnPool<SendingStats>(store_, std::move(fn));
+}
+
+asio::awaitable<base::Result<std::int64_t>> SqliteMessageStore::CountOutgoing(std::string account_id,
+                                                                            std::int64_t since_ms) {
+  auto fn = [=](sqlite3* db) -> base::Result<std::int64_t> {
+    Stmt s(db, "SELECT COALESCE(SUM(messages), 0) FROM account_usage WHERE account_id = ? AND month_start_ms >= ?");
+    if (!s.ok()) return ErrorOf(db);
+    s.Bind(1, account_id);
+    s.Bind(2, static_cast<long long>(since_ms));
+    if (s.Step() != SQLITE_ROW) return ErrorOf(db);
+    return static_cast<std::int64_t>(s.Int(0));
+  };
+  co_return co_await OnPool<std::int64_t>(store_, std::move(fn));
+}
+
+asio::awaitable<base::Result<std::int64_t>> SqliteMessageStore::Prune(std::int64_t messages_before_ms,
+                                                                    std::int64_t keys_before_ms) {
+  auto fn = [=](sqlite3* db) -> base::Result<std::int64_t> {
+    std::int64_t removed = 0;
+    auto done = InTransaction(db, [&]() -> base::Result<void> {
+      Stmt m(db,
+             "DELETE FROM messages WHERE created_ms < ? AND NOT (direction = 'out' AND status IN "
+             "('queued', 'sending'))");
+      if (!m.ok()) return ErrorOf(db);
+      m.Bind(1, static_cast<long long>(messages_before_ms));
+      if (m.Step() != SQLITE_DONE) return ErrorOf(db);
+      removed = sqlite3_changes(db);
+      Stmt k(db, "DELETE FROM idempotency_keys WHERE created_ms < ?");
+      if (!k.ok()) return ErrorOf(db);
+      k.Bind(1, static_cast<long long>(keys_before_ms));
+      if (k.Step() != SQLITE_DONE) return ErrorOf(db);
+      return {};
+    });
+    if (!done) return done.error();
+    return removed;
+  };
+  co_return co_await OnPool<std::int64_t>(store_, std::move(fn));
+}
+
+}  // namespace gateway::store::sqlite
