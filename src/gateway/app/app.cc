@@ -23,12 +23,14 @@
 #include "base/http/server.h"
 #include "gateway/accounts/service.h"
 #include "gateway/api/account_routes.h"
+#include "gateway/api/event_routes.h"
 #include "gateway/api/openapi.h"
 #include "gateway/api/session_routes.h"
 #include "gateway/sessions/manager.h"
 #include "gateway/store/sqlite/session_state.h"
 #include "gateway/store/sqlite/session_store.h"
 #include "gateway/store/sqlite/account_store.h"
+#include "gateway/store/sqlite/event_store.h"
 #include "gateway/store/sqlite/sqlite_store.h"
 #include "wa/crypto/crypto.h"
 
@@ -135,10 +137,16 @@ sessions::ManagerOptions ManagerOptionsFrom(const config::Config& config) {
 }  // namespace
 
 http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
-                        sessions::SessionManager& sessions, const config::Config& config) {
+                        sessions::SessionManager& sessions, const config::Config& config,
+                        store::EventStore& event_log, events::Bus& bus,
+                        base::metrics::Registry& metrics) {
   http::Router router;
   api::AddAccountRoutes(router, accounts, {.operator_token = config.operator_token});
   api::AddSessionRoutes(router, accounts, sessions);
+  api::StreamOptions streams;
+  streams.push.heartbeat = std::chrono::milliseconds(config.stream_heartbeat_ms);
+  api::AddEventRoutes(router, accounts, sessions, event_log, bus, streams);
+  api::AddMetricsRoute(router, metrics, {.enabled = config.metrics_enabled, .token = config.metrics_token});
   api::AddOpenApiRoute(router);
   router.Add(bhttp::verb::get, "/healthz", [](http::Context& ctx) -> asio::awaitable<http::Response> {
     co_return http::Json(ctx.request, bhttp::status::ok, R"({"status":"ok"})");
@@ -218,9 +226,29 @@ int Serve(const config::Config& config) {
   accounts::AccountService accounts(account_rows, hash_pool, config);
   store::sqlite::SessionStates states(*store, master_key);
   store::sqlite::SqliteSessionStore session_rows(*store);
-  sessions::SessionManager sessions(ioc, session_rows, states, ManagerOptionsFrom(config));
-  http::Server server(ioc, std::move(*acceptor), MakeRouter(*store, accounts, sessions, config),
-                      {.max_body_bytes = config.max_body_bytes});
+  store::sqlite::SqliteEventStore event_log(*store);
+  events::Bus bus;
+  base::metrics::Registry metrics;
+  auto process_metrics = base::metrics::AddProcessCollector(metrics);
+  auto& events_total = metrics.Counter("wagate_events_total", "Events published, by type.");
+  int events_token = bus.Subscribe([&events_total](const store::EventRow& e) {
+    events_total.Add({{"type", e.type}}).Increment();
+  });
+  auto manager_options = ManagerOptionsFrom(config);
+  manager_options.events = &event_log;
+  manager_options.bus = &bus;
+  sessions::SessionManager sessions(ioc, session_rows, states, std::move(manager_options));
+  auto session_metrics = metrics.AddCollector(
+      "wagate_sessions", "Running sessions by status.", base::metrics::Type::kGauge, [&sessions] {
+        std::vector<base::metrics::Sample> out;
+        for (const auto& [status, n] : sessions.CountByStatus()) {
+          out.push_back({{{"status", status}}, static_cast<double>(n)});
+        }
+        return out;
+      });
+  http::Server server(ioc, std::move(*acceptor),
+                      MakeRouter(*store, accounts, sessions, config, event_log, bus, metrics),
+                      {.max_body_bytes = config.max_body_bytes, .on_request = api::HttpMetrics(metrics)});
   asio::co_spawn(ioc, sessions.StartAll(), asio::detached);
 
   // Keys' last-use times are written in batches.
@@ -273,6 +301,7 @@ int Serve(const config::Config& config) {
   for (int i = 1; i < threads; ++i) workers.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : workers) t.join();
+  bus.Unsubscribe(events_token);
   store.reset();
   base::FlushLogs();
   return 0;

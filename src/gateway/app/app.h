@@ -5,16 +5,21 @@
 #include <string>
 
 #include "base/http/router.h"
+#include "base/metrics/registry.h"
 #include "gateway/accounts/service.h"
 #include "gateway/config/config.h"
+#include "gateway/events/bus.h"
 #include "gateway/sessions/manager.h"
+#include "gateway/store/events.h"
 #include "gateway/store/store.h"
 
 namespace gateway::app {
 
 // Every route of the API (tests compare it with the OpenAPI document).
 base::http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
-                              sessions::SessionManager& sessions, const config::Config& config);
+                              sessions::SessionManager& sessions, const config::Config& config,
+                              store::EventStore& event_log, events::Bus& bus,
+                              base::metrics::Registry& metrics);
 
 // Serves until SIGINT/SIGTERM, then drains and returns 0; start-up failures print one line on
 // stderr and return non-zero.

@@ -10,6 +10,7 @@
 
 #include "gateway/api/openapi.h"
 #include "gateway/store/sqlite/account_store.h"
+#include "gateway/store/sqlite/event_store.h"
 #include "gateway/store/sqlite/session_state.h"
 #include "gateway/store/sqlite/session_store.h"
 #include "gateway/store/sqlite/sqlite_store.h"
@@ -34,7 +35,10 @@ TEST(OpenApi, DocumentsExactlyTheRoutesOfTheRouter) {
   store::sqlite::SqliteSessionStore session_rows(**store);
   boost::asio::io_context ioc;
   sessions::SessionManager sessions(ioc, session_rows, states, {});
-  auto router = MakeRouter(**store, accounts, sessions, config);
+  store::sqlite::SqliteEventStore event_log(**store);
+  events::Bus bus;
+  base::metrics::Registry metrics;
+  auto router = MakeRouter(**store, accounts, sessions, config, event_log, bus, metrics);
 
   std::set<std::pair<std::string, std::string>> served;
   for (const auto& route : router.routes()) {

@@ -192,6 +192,16 @@ const std::vector<Spec>& Specs() {
          c.operator_token = v;
          return std::nullopt;
        }},
+      {"metrics.enabled", Kind::kInt, "1", "1: serve GET /metrics (Prometheus text); 0: answer 404", false,
+       IntIn(0, 1, [](Config& c, long long v) { c.metrics_enabled = v != 0; })},
+      {"metrics.token", Kind::kString, "", "bearer token /metrics requires (empty: none)", true,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         c.metrics_token = v;
+         return std::nullopt;
+       }},
+      {"server.stream_heartbeat_ms", Kind::kInt, "15000",
+       "heartbeat of event streams (SSE comment, WebSocket ping)", false,
+       IntIn(100, 600000, [](Config& c, long long v) { c.stream_heartbeat_ms = int(v); })},
       {"accounts.default_plan", Kind::kString, "starter", "plan of new accounts: starter, pro or enterprise",
        false,
        [](const std::string& v, Config& c) -> std::optional<std::string> {

@@ -53,6 +53,10 @@ struct Config {
   std::string sandbox_ca_file;       // wasim's TLS certificate, for wss://
   std::string sandbox_control_url;   // wasim's control API (shown to users, for scanning)
   bool sandbox_default = false;      // new sessions are sandbox sessions unless they say not
+  // [metrics] and live streams
+  bool metrics_enabled = true;         // GET /metrics is served
+  std::string metrics_token;           // non-empty: /metrics needs Authorization: Bearer <token>
+  int stream_heartbeat_ms = 15000;     // SSE comment / WebSocket ping interval of event streams
   // [plans.<name>] and [accounts]
   std::vector<Plan> plans = {{"starter", 2, 10000, 120},
                              {"pro", 10, 200000, 600},
