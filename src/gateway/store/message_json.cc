@@ -58,7 +58,8 @@ json::object MessageJson(const MessageRow& m) {
     o["to"] = PeerJson(m.chat_jid, "", "", "");
     o["chat"] = PeerJson(m.chat_jid, "", "", "");
   } else {
-    o["chat"] = PeerJson(m.chat_jid, "", "", "");
+    bool direct = m.chat_jid == m.sender_pn || m.chat_jid == m.sender_lid;
+    o["chat"] = direct ? PeerJson(m.chat_jid, m.sender_pn, m.sender_lid, "") : PeerJson(m.chat_jid, "", "", "");
     o["from"] = PeerJson(m.sender_pn.empty() && m.sender_lid.empty() ? m.chat_jid : (m.sender_pn.empty() ? m.sender_lid : m.sender_pn),
                          m.sender_pn, m.sender_lid, m.push_name);
   }

@@ -143,7 +143,12 @@ class MessageStore {
     std::vector<EventRow> events;
   };
   virtual boost::asio::awaitable<base::Result<Received>> StoreReceived(MessageRow row) = 0;
-  // Whether `chat_jid` ever wrote to the session (first-contact rule).
+  // Sessions whose stored status is logged_out and which still have waiting outgoing messages,
+  // with the time of that status.
+  virtual boost::asio::awaitable<base::Result<std::vector<std::pair<std::string, std::int64_t>>>>
+  LoggedOutSessions() = 0;
+  // Whether `chat_jid` (a chat or a sender's phone-number JID) ever wrote to the session
+  // (first-contact rule).
   virtual boost::asio::awaitable<base::Result<bool>> HasReceivedFrom(std::string session_id,
                                                                       std::string chat_jid) = 0;
   virtual boost::asio::awaitable<base::Result<SendingStats>> Stats(std::string session_id,

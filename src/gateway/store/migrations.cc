@@ -187,6 +187,7 @@ CREATE INDEX messages_by_session ON messages(session_id, n);
 CREATE INDEX messages_pending ON messages(session_id, n)
   WHERE direction = 'out' AND status IN ('queued', 'sending');
 CREATE INDEX messages_by_chat ON messages(session_id, chat_jid, direction);
+CREATE INDEX messages_by_sender_pn ON messages(session_id, sender_pn) WHERE sender_pn != '';
 CREATE INDEX messages_by_time ON messages(created_ms);
 
 CREATE TABLE message_status (
@@ -205,6 +206,10 @@ CREATE TABLE idempotency_keys (
   PRIMARY KEY (account_id, key)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX idempotency_by_time ON idempotency_keys(created_ms);
+
+-- Anti-ban pacing beyond the speed (outbox/pacer.h) and when the number was linked (warm-up).
+ALTER TABLE sessions ADD COLUMN pacing TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE sessions ADD COLUMN linked_ms INTEGER NOT NULL DEFAULT 0;
 
 CREATE TABLE account_usage (
   account_id     TEXT NOT NULL,

@@ -31,6 +31,8 @@ struct SessionRow {
   std::string jid;
   std::string lid;
   std::int64_t created_ms = 0;
+  std::string pacing = "{}";   // JSON object: outbox::PacingFromJson
+  std::int64_t linked_ms = 0;  // first connected since the last link (0: not linked)
 };
 
 class SessionStore {
@@ -50,7 +52,8 @@ class SessionStore {
   virtual boost::asio::awaitable<base::Result<std::vector<SessionRow>>> ListDesiredRunning() = 0;
   virtual boost::asio::awaitable<base::Result<void>> SetDesired(std::string id,
                                                                 std::string desired) = 0;
-  // Records an observed status; phone/jid/lid are kept when passed empty.
+  // Records an observed status; phone/jid/lid are kept when passed empty. The first
+  // "connected" after a link sets linked_ms; "logged_out" clears it.
   virtual boost::asio::awaitable<base::Result<void>> SetStatus(std::string id, std::string status,
                                                                std::int64_t at_ms, std::string phone,
                                                                std::string jid, std::string lid) = 0;

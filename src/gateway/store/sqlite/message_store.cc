@@ -525,10 +525,29 @@ asio::awaitable<base::Result<MessageStore::Received>> SqliteMessageStore::StoreR
   co_return co_await OnPool<Received>(store_, std::move(fn));
 }
 
+asio::awaitable<base::Result<std::vector<std::pair<std::string, std::int64_t>>>>
+SqliteMessageStore::LoggedOutSessions() {
+  using Out = std::vector<std::pair<std::string, std::int64_t>>;
+  auto fn = [](sqlite3* db) -> base::Result<Out> {
+    Stmt s(db,
+           "SELECT s.id, s.status_ms FROM sessions s WHERE s.status = 'logged_out' AND EXISTS "
+           "(SELECT 1 FROM messages m WHERE m.session_id = s.id AND m.direction = 'out' AND "
+           "m.status IN ('queued', 'sending'))");
+    if (!s.ok()) return ErrorOf(db);
+    Out out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) out.emplace_back(s.Text(0), s.Int(1));
+    if (rc != SQLITE_DONE) return ErrorOf(db);
+    return out;
+  };
+  co_return co_await OnPool<Out>(store_, std::move(fn));
+}
+
 asio::awaitable<base::Result<bool>> SqliteMessageStore::HasReceivedFrom(std::string session_id,
                                                                         std::string chat_jid) {
   auto fn = [=](sqlite3* db) -> base::Result<bool> {
-    Stmt s(db, "SELECT 1 FROM messages WHERE session_id = ? AND chat_jid = ? AND direction = 'in' LIMIT 1");
+    Stmt s(db, "SELECT 1 FROM messages WHERE session_id = ?1 AND direction = 'in' AND "
+           "(chat_jid = ?2 OR sender_pn = ?2) LIMIT 1");
     if (!s.ok()) return base::Result<bool>(boost::system::in_place_error, ErrorOf(db));
     s.Bind(1, session_id);
     s.Bind(2, chat_jid);

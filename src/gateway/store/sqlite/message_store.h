@@ -36,6 +36,8 @@ class SqliteMessageStore final : public MessageStore {
   boost::asio::awaitable<base::Result<std::vector<EventRow>>> FailPending(
       std::string session_id, std::string reason, std::string detail, std::int64_t at_ms) override;
   boost::asio::awaitable<base::Result<Received>> StoreReceived(MessageRow row) override;
+  boost::asio::awaitable<base::Result<std::vector<std::pair<std::string, std::int64_t>>>>
+  LoggedOutSessions() override;
   boost::asio::awaitable<base::Result<bool>> HasReceivedFrom(std::string session_id,
                                                               std::string chat_jid) override;
   boost::asio::awaitable<base::Result<SendingStats>> Stats(std::string session_id,

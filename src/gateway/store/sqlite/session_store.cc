@@ -11,7 +11,7 @@ namespace {
 
 constexpr const char* kColumns =
     "id, account_id, name, sandbox, webhook_url, proxy, min_delay_ms, max_delay_ms, daily_limit, "
-    "desired, status, status_ms, phone, jid, lid, created_ms";
+    "desired, status, status_ms, phone, jid, lid, created_ms, pacing, linked_ms";
 
 SessionRow Read(Stmt& s) {
   SessionRow r;
@@ -31,6 +31,8 @@ SessionRow Read(Stmt& s) {
   r.jid = s.Text(13);
   r.lid = s.Text(14);
   r.created_ms = s.Int(15);
+  r.pacing = s.Text(16);
+  r.linked_ms = s.Int(17);
   return r;
 }
 
@@ -62,7 +64,7 @@ asio::awaitable<base::Result<void>> SqliteSessionStore::CreateSession(SessionRow
     return Change(db,
                   "INSERT INTO sessions(id, account_id, name, sandbox, webhook_url, proxy, "
                   "min_delay_ms, max_delay_ms, daily_limit, desired, status, status_ms, phone, jid, "
-                  "lid, created_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  "lid, created_ms, pacing) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   [&](Stmt& s) {
                     s.Bind(1, row.id);
                     s.Bind(2, row.account_id);
@@ -80,6 +82,7 @@ asio::awaitable<base::Result<void>> SqliteSessionStore::CreateSession(SessionRow
                     s.Bind(14, row.jid);
                     s.Bind(15, row.lid);
                     s.Bind(16, static_cast<long long>(row.created_ms));
+                    s.Bind(17, row.pacing);
                   });
   };
   co_return co_await OnPool<void>(store_, std::move(fn));
@@ -149,7 +152,10 @@ asio::awaitable<base::Result<void>> SqliteSessionStore::SetStatus(std::string id
                   "UPDATE sessions SET status = ?, status_ms = ?, "
                   "phone = CASE WHEN ? = '' THEN phone ELSE ? END, "
                   "jid = CASE WHEN ? = '' THEN jid ELSE ? END, "
-                  "lid = CASE WHEN ? = '' THEN lid ELSE ? END WHERE id = ?",
+                  "lid = CASE WHEN ? = '' THEN lid ELSE ? END, "
+                  "linked_ms = CASE WHEN ?1 = 'logged_out' THEN 0 "
+                  "  WHEN ?1 = 'connected' AND linked_ms = 0 THEN ?2 ELSE linked_ms END "
+                  "WHERE id = ?",
                   [&](Stmt& s) {
                     s.Bind(1, status);
                     s.Bind(2, static_cast<long long>(at_ms));
