@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "gateway/store/message_json.h"
+
 namespace gateway::api {
 
 std::variant<boost::json::object, http::Response> ParseObject(const http::Context& ctx) {
@@ -129,15 +131,6 @@ std::string Cookie(const http::Request& req, std::string_view name) {
   return {};
 }
 
-std::string Rfc3339(std::int64_t unix_ms) {
-  std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(unix_ms % 1000));
-  return buf;
-}
+std::string Rfc3339(std::int64_t unix_ms) { return store::Rfc3339Ms(unix_ms); }
 
 }  // namespace gateway::api

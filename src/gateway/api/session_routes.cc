@@ -5,6 +5,8 @@
 #include "gateway/api/auth.h"
 #include "gateway/api/json.h"
 #include "gateway/api/qr_image.h"
+#include "gateway/api/session_scope.h"
+#include "gateway/outbox/pacer.h"
 
 namespace gateway::api {
 
@@ -26,6 +28,16 @@ std::string MaskProxy(const std::string& proxy) {
   return proxy.substr(0, colon + 1) + "****" + proxy.substr(at);
 }
 
+json::object PacingJson(const std::string& stored) {
+  boost::system::error_code ec;
+  auto v = json::parse(stored, ec);
+  outbox::Pacing p;
+  if (!ec && v.is_object()) {
+    if (auto parsed = outbox::PacingFromJson(v.as_object(), p)) p = *parsed;
+  }
+  return outbox::PacingToJson(p);
+}
+
 json::object SessionJson(const SessionView& v) {
   const auto& r = v.row;
   json::object o{{"id", r.id},
@@ -41,10 +53,13 @@ json::object SessionJson(const SessionView& v) {
                  {"proxy", r.proxy.empty() ? json::value(nullptr) : json::value(MaskProxy(r.proxy))},
                  {"speed", json::object{{"min_delay_ms", r.min_delay_ms}, {"max_delay_ms", r.max_delay_ms}}},
                  {"daily_limit", r.daily_limit ? json::value(*r.daily_limit) : json::value(nullptr)},
+                 {"pacing", PacingJson(r.pacing)},
                  {"desired", r.desired},
                  {"created_at", Rfc3339(r.created_ms)}};
   return o;
 }
+
+}  // namespace
 
 std::string QueryParam(std::string_view query, std::string_view name) {
   while (!query.empty()) {
@@ -57,28 +72,9 @@ std::string QueryParam(std::string_view query, std::string_view name) {
   return {};
 }
 
-// Guard plus the session scope of the key: a session outside it answers 404 like a foreign one.
-template <class Body>
-asio::awaitable<http::Response> WithSession(http::Context& ctx, accounts::AccountService& accounts,
-                                            bool writes, Body body) {
-  auto guard = co_await Guard(ctx, accounts, {.allow_cookie = true, .writes = writes});
-  if (auto* res = std::get_if<http::Response>(&guard)) co_return std::move(*res);
-  const Caller& caller = std::get<Caller>(guard);
-  std::string id(ctx.Param("id"));
-  if (!caller.principal.AllowsSession(id)) {
-    auto res = http::Problem(ctx.request, status::not_found, "not_found", "no such session");
-    caller.Decorate(res);
-    co_return res;
-  }
-  auto res = co_await body(ctx, caller, id);
-  caller.Decorate(res);
-  co_return res;
-}
-
-}  // namespace
-
-void AddSessionRoutes(http::Router& router, accounts::AccountService& accounts, SessionManager& sessions) {
-  router.Add(verb::post, "/v1/sessions", [&accounts, &sessions](http::Context& ctx) -> asio::awaitable<http::Response> {
+void AddSessionRoutes(http::Router& router, accounts::AccountService& accounts, SessionManager& sessions,
+                      webhooks::Service& hooks) {
+  router.Add(verb::post, "/v1/sessions", [&accounts, &sessions, &hooks](http::Context& ctx) -> asio::awaitable<http::Response> {
     auto guard = co_await Guard(ctx, accounts, {.allow_cookie = true, .writes = true});
     if (auto* res = std::get_if<http::Response>(&guard)) co_return std::move(*res);
     const Caller& caller = std::get<Caller>(guard);
@@ -90,7 +86,7 @@ void AddSessionRoutes(http::Router& router, accounts::AccountService& accounts, 
     if (auto* res = std::get_if<http::Response>(&parsed)) co_return std::move(*res);
     const auto& body = std::get<json::object>(parsed);
     Fields f(ctx.request, body);
-    f.OnlyKnown({"name", "sandbox", "webhook_url", "proxy", "speed", "daily_limit"});
+    f.OnlyKnown({"name", "sandbox", "webhook_url", "proxy", "speed", "daily_limit", "pacing"});
     sessions::CreateRequest req;
     req.name = f.String("name", true, 100);
     if (body.contains("sandbox") && !body.at("sandbox").is_null()) req.sandbox = f.Bool("sandbox", false);
@@ -115,10 +111,33 @@ void AddSessionRoutes(http::Router& router, accounts::AccountService& accounts, 
       }
       req.daily_limit = limit->as_int64();
     }
+    if (const auto* pacing = body.if_contains("pacing"); pacing && !pacing->is_null()) {
+      if (!pacing->is_object()) {
+        co_return http::Problem(ctx.request, status::unprocessable_entity, "invalid_pacing",
+                                "pacing must be an object");
+      }
+      auto parsed = outbox::PacingFromJson(pacing->as_object(), outbox::Pacing{});
+      if (!parsed) co_return http::Problem(ctx.request, parsed.error());
+      req.pacing = json::serialize(outbox::PacingToJson(*parsed));
+    }
     req.max_sessions = accounts.PlanOf(caller.principal)->sessions;
+    std::string webhook_url = req.webhook_url;
     auto made = co_await sessions.Create(caller.principal.account_id, std::move(req));
     if (!made) co_return http::Problem(ctx.request, made.error());
-    auto res = JsonResponse(ctx.request, status::created, SessionJson(*made));
+    json::object created = SessionJson(*made);
+    if (!webhook_url.empty()) {
+      webhooks::EndpointSpec spec{.url = webhook_url, .description = "session " + made->row.name,
+                                  .session_id = made->row.id};
+      auto endpoint = co_await hooks.CreateEndpoint(caller.principal.account_id, std::move(spec));
+      if (!endpoint) {
+        // The URL is refused (e.g. a private address): no half-made session stays behind.
+        auto removed = co_await sessions.Delete(caller.principal.account_id, made->row.id);
+        (void)removed;
+        co_return http::Problem(ctx.request, endpoint.error());
+      }
+      created["webhook"] = json::object{{"id", endpoint->endpoint.id}, {"secret", endpoint->secret}};
+    }
+    auto res = JsonResponse(ctx.request, status::created, created);
     res.set(http::beast_http::field::location, "/v1/sessions/" + made->row.id);
     caller.Decorate(res);
     co_return res;

@@ -24,14 +24,20 @@
 #include "gateway/accounts/service.h"
 #include "gateway/api/account_routes.h"
 #include "gateway/api/event_routes.h"
+#include "gateway/api/message_routes.h"
 #include "gateway/api/openapi.h"
 #include "gateway/api/session_routes.h"
+#include "gateway/api/webhook_routes.h"
+#include "gateway/events/bus.h"
 #include "gateway/sessions/manager.h"
 #include "gateway/store/sqlite/session_state.h"
 #include "gateway/store/sqlite/session_store.h"
 #include "gateway/store/sqlite/account_store.h"
 #include "gateway/store/sqlite/event_store.h"
+#include "gateway/store/sqlite/message_store.h"
 #include "gateway/store/sqlite/sqlite_store.h"
+#include "gateway/store/sqlite/webhook_store.h"
+#include "gateway/webhooks/service.h"
 #include "wa/crypto/crypto.h"
 
 namespace gateway::app {
@@ -134,15 +140,48 @@ sessions::ManagerOptions ManagerOptionsFrom(const config::Config& config) {
   return o;
 }
 
+outbox::Options OutboxOptionsFrom(const config::Config& config) {
+  outbox::Options o;
+  o.logged_out_grace = std::chrono::milliseconds(config.outbox_logged_out_grace_ms);
+  o.retention = std::chrono::hours(24 * config.messages_retention_days);
+  o.lookup_burst = config.lookups_per_hour;
+  o.sweep_every = std::chrono::milliseconds(config.outbox_sweep_ms);
+  return o;
+}
+
 }  // namespace
 
+webhooks::ServiceOptions WebhookOptionsFrom(const config::Config& config) {
+  webhooks::ServiceOptions o;
+  o.timeout = std::chrono::milliseconds(config.webhooks_timeout_ms);
+  o.retry.first_delay = std::chrono::milliseconds(config.webhooks_retry_first_delay_ms);
+  o.retry.max_delay = std::chrono::milliseconds(config.webhooks_retry_max_delay_ms);
+  o.retry.window = std::chrono::milliseconds(config.webhooks_retry_window_ms);
+  o.disable_after = std::chrono::milliseconds(config.webhooks_disable_after_ms);
+  o.per_endpoint_concurrency = config.webhooks_concurrency;
+  o.poll_interval = std::chrono::milliseconds(config.webhooks_poll_interval_ms);
+  o.ca_file = config.webhooks_ca_file;
+  std::string err;
+  // The configuration layer has validated the syntax already.
+  if (auto allow = webhooks::Allowlist::Parse(config.webhooks_allow_private, &err)) o.allow = std::move(*allow);
+  // The sandbox (serve --sandbox) is for trying things on one machine: loopback receivers.
+  if (config.sandbox_default) {
+    o.allow.AddCidr(asio::ip::make_address("127.0.0.0"), 8);
+    o.allow.AddCidr(asio::ip::make_address("::1"), 128);
+  }
+  return o;
+}
+
 http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
-                        sessions::SessionManager& sessions, const config::Config& config,
-                        store::EventStore& event_log, events::Bus& bus,
-                        base::metrics::Registry& metrics) {
+                        sessions::SessionManager& sessions, outbox::Outbox& outbox,
+                        webhooks::Service& hooks,
+                        const config::Config& config, store::EventStore& event_log,
+                        events::Bus& bus, base::metrics::Registry& metrics) {
   http::Router router;
   api::AddAccountRoutes(router, accounts, {.operator_token = config.operator_token});
-  api::AddSessionRoutes(router, accounts, sessions);
+  api::AddSessionRoutes(router, accounts, sessions, hooks);
+  api::AddMessageRoutes(router, accounts, sessions, outbox);
+  api::AddWebhookRoutes(router, accounts, hooks);
   api::StreamOptions streams;
   streams.push.heartbeat = std::chrono::milliseconds(config.stream_heartbeat_ms);
   api::AddEventRoutes(router, accounts, sessions, event_log, bus, streams);
@@ -227,6 +266,8 @@ int Serve(const config::Config& config) {
   store::sqlite::SessionStates states(*store, master_key);
   store::sqlite::SqliteSessionStore session_rows(*store);
   store::sqlite::SqliteEventStore event_log(*store);
+  store::sqlite::SqliteMessageStore message_rows(*store);
+  // Producers append to the event log, then publish here; webhook delivery only wakes on it.
   events::Bus bus;
   base::metrics::Registry metrics;
   auto process_metrics = base::metrics::AddProcessCollector(metrics);
@@ -234,9 +275,11 @@ int Serve(const config::Config& config) {
   int events_token = bus.Subscribe([&events_total](const store::EventRow& e) {
     events_total.Add({{"type", e.type}}).Increment();
   });
+  outbox::Outbox outbox(ioc, message_rows, session_rows, bus, OutboxOptionsFrom(config));
   auto manager_options = ManagerOptionsFrom(config);
   manager_options.events = &event_log;
   manager_options.bus = &bus;
+  manager_options.plugin = &outbox;
   sessions::SessionManager sessions(ioc, session_rows, states, std::move(manager_options));
   auto session_metrics = metrics.AddCollector(
       "wagate_sessions", "Running sessions by status.", base::metrics::Type::kGauge, [&sessions] {
@@ -246,9 +289,14 @@ int Serve(const config::Config& config) {
         }
         return out;
       });
+  store::sqlite::SqliteWebhookStore webhook_rows(*store, master_key);
+  webhooks::Service hooks(ioc, webhook_rows, session_rows, WebhookOptionsFrom(config));
+  int hooks_token = bus.Subscribe([&hooks](const store::EventRow&) { hooks.Wake(); });
+  hooks.Start();
   http::Server server(ioc, std::move(*acceptor),
-                      MakeRouter(*store, accounts, sessions, config, event_log, bus, metrics),
+                      MakeRouter(*store, accounts, sessions, outbox, hooks, config, event_log, bus, metrics),
                       {.max_body_bytes = config.max_body_bytes, .on_request = api::HttpMetrics(metrics)});
+  outbox.Start();
   asio::co_spawn(ioc, sessions.StartAll(), asio::detached);
 
   // Keys' last-use times are written in batches.
@@ -279,6 +327,9 @@ int Serve(const config::Config& config) {
       bool drained = co_await server.Shutdown(std::chrono::milliseconds(config.shutdown_timeout_ms));
       stopping.store(true);
       co_await sessions.Shutdown();
+      co_await outbox.Shutdown();
+      bus.Unsubscribe(hooks_token);
+      co_await hooks.Shutdown(std::chrono::seconds(2));
       flush_timer.cancel();
       co_await accounts.FlushLastUsed();
       if (!drained) {

@@ -9,17 +9,23 @@
 #include "gateway/accounts/service.h"
 #include "gateway/config/config.h"
 #include "gateway/events/bus.h"
+#include "gateway/outbox/outbox.h"
 #include "gateway/sessions/manager.h"
 #include "gateway/store/events.h"
 #include "gateway/store/store.h"
+#include "gateway/webhooks/service.h"
 
 namespace gateway::app {
 
 // Every route of the API (tests compare it with the OpenAPI document).
 base::http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
-                              sessions::SessionManager& sessions, const config::Config& config,
+                              sessions::SessionManager& sessions, outbox::Outbox& outbox,
+                              webhooks::Service& hooks, const config::Config& config,
                               store::EventStore& event_log, events::Bus& bus,
                               base::metrics::Registry& metrics);
+
+// The webhook worker's options from the configuration (sandbox mode allows loopback receivers).
+webhooks::ServiceOptions WebhookOptionsFrom(const config::Config& config);
 
 // Serves until SIGINT/SIGTERM, then drains and returns 0; start-up failures print one line on
 // stderr and return non-zero.

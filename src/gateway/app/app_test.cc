@@ -13,7 +13,9 @@
 #include "gateway/store/sqlite/event_store.h"
 #include "gateway/store/sqlite/session_state.h"
 #include "gateway/store/sqlite/session_store.h"
+#include "gateway/store/sqlite/message_store.h"
 #include "gateway/store/sqlite/sqlite_store.h"
+#include "gateway/store/sqlite/webhook_store.h"
 
 namespace gateway::app {
 namespace {
@@ -35,10 +37,14 @@ TEST(OpenApi, DocumentsExactlyTheRoutesOfTheRouter) {
   store::sqlite::SqliteSessionStore session_rows(**store);
   boost::asio::io_context ioc;
   sessions::SessionManager sessions(ioc, session_rows, states, {});
-  store::sqlite::SqliteEventStore event_log(**store);
+  store::sqlite::SqliteMessageStore message_rows(**store);
   events::Bus bus;
+  outbox::Outbox outbox(ioc, message_rows, session_rows, bus, {});
+  store::sqlite::SqliteWebhookStore webhook_rows(**store, base::Bytes(32, 1));
+  webhooks::Service hooks(ioc, webhook_rows, session_rows, {});
+  store::sqlite::SqliteEventStore event_log(**store);
   base::metrics::Registry metrics;
-  auto router = MakeRouter(**store, accounts, sessions, config, event_log, bus, metrics);
+  auto router = MakeRouter(**store, accounts, sessions, outbox, hooks, config, event_log, bus, metrics);
 
   std::set<std::pair<std::string, std::string>> served;
   for (const auto& route : router.routes()) {

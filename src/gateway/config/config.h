@@ -57,6 +57,21 @@ struct Config {
   bool metrics_enabled = true;         // GET /metrics is served
   std::string metrics_token;           // non-empty: /metrics needs Authorization: Bearer <token>
   int stream_heartbeat_ms = 15000;     // SSE comment / WebSocket ping interval of event streams
+  // [webhooks] (docs/configuration.md)
+  int webhooks_timeout_ms = 10000;
+  long long webhooks_retry_first_delay_ms = 5000;
+  long long webhooks_retry_max_delay_ms = 8LL * 3600 * 1000;
+  long long webhooks_retry_window_ms = 72LL * 3600 * 1000;
+  long long webhooks_disable_after_ms = 72LL * 3600 * 1000;
+  int webhooks_concurrency = 4;           // in-flight deliveries per endpoint
+  int webhooks_poll_interval_ms = 1000;   // how often the log is read without a wake-up
+  std::string webhooks_allow_private;     // CIDR blocks and host names the SSRF guard lets through
+  std::string webhooks_ca_file;           // extra trusted CA certificates (PEM)
+  // [outbox] and [messages]
+  long long outbox_logged_out_grace_ms = 600000;  // then a logged-out session's queue fails
+  long long outbox_sweep_ms = 10000;
+  int lookups_per_hour = 30;       // contact lookups per session
+  int messages_retention_days = 30;
   // [plans.<name>] and [accounts]
   std::vector<Plan> plans = {{"starter", 2, 10000, 120},
                              {"pro", 10, 200000, 600},

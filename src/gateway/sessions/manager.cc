@@ -240,6 +240,14 @@ std::map<std::string, int> SessionManager::CountByStatus() const {
   return counts;
 }
 
+std::optional<SessionView> SessionManager::Running(const std::string& account_id,
+                                                  const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = runners_.find(id);
+  if (it == runners_.end() || it->second->row().account_id != account_id) return std::nullopt;
+  return it->second->View();
+}
+
 std::string SessionManager::LiveStatus(const std::string& id) const {
   std::lock_guard lock(mu_);
   auto it = runners_.find(id);
@@ -472,7 +480,10 @@ asio::awaitable<base::Result<SessionView, ApiError>> SessionManager::Create(std:
     return ApiError{status::unprocessable_entity, std::move(code), std::move(detail)};
   };
   if (request.name.empty() || request.name.size() > 100) co_return bad("invalid_name", "name must be 1 to 100 characters");
-  if (request.min_delay_ms < 0 || request.max_delay_ms > 600000 || request.min_delay_ms > request.max_delay_ms) {
+  bool sandbox = request.sandbox.value_or(options_.sandbox_default);
+  int min_delay = request.min_delay_ms.value_or(sandbox ? 200 : 3000);
+  int max_delay = request.max_delay_ms.value_or(sandbox ? 800 : 8000);
+  if (min_delay < 0 || max_delay > 600000 || min_delay > max_delay) {
     co_return bad("invalid_speed", "speed needs 0 <= min_delay_ms <= max_delay_ms <= 600000");
   }
   if (request.daily_limit && *request.daily_limit < 1) co_return bad("invalid_daily_limit", "daily_limit must be at least 1");
@@ -482,7 +493,6 @@ asio::awaitable<base::Result<SessionView, ApiError>> SessionManager::Create(std:
   if (!request.proxy.empty() && !wa::client::ParseProxyUrl(request.proxy)) {
     co_return bad("invalid_proxy", "proxy must be http://[user:pass@]host[:port] or socks5://[user:pass@]host:port");
   }
-  bool sandbox = request.sandbox.value_or(options_.sandbox_default);
   if (sandbox && !options_.sandbox) {
     co_return bad("sandbox_unavailable", "this gateway has no sandbox configured (sandbox.chat_url)");
   }
@@ -500,8 +510,9 @@ asio::awaitable<base::Result<SessionView, ApiError>> SessionManager::Create(std:
   row.sandbox = sandbox;
   row.webhook_url = std::move(request.webhook_url);
   row.proxy = std::move(request.proxy);
-  row.min_delay_ms = request.min_delay_ms;
-  row.max_delay_ms = request.max_delay_ms;
+  row.min_delay_ms = min_delay;
+  row.max_delay_ms = max_delay;
+  row.pacing = std::move(request.pacing);
   row.daily_limit = request.daily_limit;
   row.desired = "running";
   row.status = "starting";

@@ -81,9 +81,11 @@ struct CreateRequest {
   std::optional<bool> sandbox;
   std::string webhook_url;
   std::string proxy;
-  int min_delay_ms = 1000;
-  int max_delay_ms = 3000;
+  // Unset: 3-8 s for WhatsApp (safe for a new number), 0.2-0.8 s in the sandbox.
+  std::optional<int> min_delay_ms;
+  std::optional<int> max_delay_ms;
   std::optional<std::int64_t> daily_limit;
+  std::string pacing = "{}";  // validated JSON (outbox::PacingFromJson)
   int max_sessions = 0;  // the account's plan limit
 };
 
@@ -144,6 +146,9 @@ class SessionManager {
 
   // Number of running clients (metrics, tests).
   std::size_t running() const;
+  // The view of a running session of the account, from memory (the hot path of sends);
+  // nullopt when it is not running here (then Get reads the store).
+  std::optional<SessionView> Running(const std::string& account_id, const std::string& id) const;
   // Running sessions by live status (metrics).
   std::map<std::string, int> CountByStatus() const;
   // The live status of a running session; empty when it is not running.

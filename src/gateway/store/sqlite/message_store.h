@@ -1,13 +1,22 @@
-// The SQLite messages (store/messages.h). Enqueue uses group commit: callers add their item to a
-// shared queue and run a job on the store's pool; the first job to run takes every queued item
-// and commits them in one transaction (one fsync), later jobs find theirs already done. So the
-// cost of a durable enqueue falls as concurrency rises instead of being one fsync each.
+// The SQLite messages (store/messages.h). Every write (enqueue, status change, received message)
+// uses group commit: callers add a job to a queue that one writer thread drains, committing
+// everything queued in one transaction (one fsync) with statements prepared once per batch, then
+// resuming each caller on its own executor. So the cost of a durable write falls as load rises
+// instead of being one fsync each, writes keep their order, and they never occupy the store's
+// pool, which stays free for reads. A job that fails is retried alone, so it fails by itself.
 #pragma once
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "gateway/store/messages.h"
 #include "gateway/store/sqlite/sqlite_store.h"
@@ -16,7 +25,8 @@ namespace gateway::store::sqlite {
 
 class SqliteMessageStore final : public MessageStore {
  public:
-  explicit SqliteMessageStore(SqliteStore& store) : store_(store) {}
+  explicit SqliteMessageStore(SqliteStore& store);
+  ~SqliteMessageStore() override;
 
   boost::asio::awaitable<base::Result<EnqueueOutcome>> Enqueue(EnqueueItem item) override;
   boost::asio::awaitable<base::Result<std::optional<MessageRow>>> GetMessage(
@@ -47,18 +57,30 @@ class SqliteMessageStore final : public MessageStore {
   boost::asio::awaitable<base::Result<std::int64_t>> Prune(std::int64_t messages_before_ms,
                                                           std::int64_t keys_before_ms) override;
 
-  // Largest number of enqueues committed in one transaction so far (benchmarks, tests).
+  // Largest number of writes committed in one transaction so far (benchmarks, tests).
   std::size_t largest_batch() const;
 
+  class Statements;
+
  private:
-  struct Pending;
-  base::Result<void> CommitBatch(sqlite3* db, std::vector<std::shared_ptr<Pending>>& batch);
+  // Writes share the writer's transaction; `apply` runs inside it, `finish` after the commit
+  // (or with the error), both on the writer thread.
+  struct Job {
+    std::function<base::Result<void>(Statements&)> apply;
+    std::function<void(boost::system::error_code)> finish;
+  };
+  template <class T>
+  boost::asio::awaitable<base::Result<T>> Write(std::function<base::Result<T>(Statements&)> fn);
+  void Push(Job job);
+  void WriterLoop();
 
   SqliteStore& store_;
   mutable std::mutex mu_;
-  std::condition_variable committed_;
-  std::deque<std::shared_ptr<Pending>> queue_;  // mu_
-  std::size_t largest_batch_ = 0;               // mu_
+  std::condition_variable wake_;
+  std::vector<Job> queue_;       // mu_
+  bool stopping_ = false;        // mu_
+  std::size_t largest_batch_ = 0;  // mu_
+  std::thread writer_;
 };
 
 }  // namespace gateway::store::sqlite
