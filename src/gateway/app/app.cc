@@ -272,8 +272,21 @@ int Serve(const config::Config& config) {
   base::metrics::Registry metrics;
   auto process_metrics = base::metrics::AddProcessCollector(metrics);
   auto& events_total = metrics.Counter("wagate_events_total", "Events published, by type.");
-  int events_token = bus.Subscribe([&events_total](const store::EventRow& e) {
+  auto& messages_total = metrics.Counter("wagate_messages_total",
+                                         "Message status changes (queued ... played, failed) and received messages.");
+  int events_token = bus.Subscribe([&events_total, &messages_total](const store::EventRow& e) {
     events_total.Add({{"type", e.type}}).Increment();
+    if (e.type == events::kMessageReceived) {
+      messages_total.Add({{"status", "received"}}).Increment();
+    } else if (e.type == events::kMessageStatus) {
+      // The outbox writes this JSON itself (compact, "status" once at the top level): a search
+      // is enough and keeps the bus listener cheap.
+      auto at = e.data.find("\"status\":\"");
+      if (at != std::string::npos) {
+        at += 10;
+        messages_total.Add({{"status", e.data.substr(at, e.data.find('"', at) - at)}}).Increment();
+      }
+    }
   });
   outbox::Outbox outbox(ioc, message_rows, session_rows, bus, OutboxOptionsFrom(config));
   auto manager_options = ManagerOptionsFrom(config);
@@ -288,6 +301,23 @@ int Serve(const config::Config& config) {
           out.push_back({{{"status", status}}, static_cast<double>(n)});
         }
         return out;
+      });
+  auto queue_metrics = metrics.AddCollector(
+      "wagate_outbox_queued", "Outgoing messages waiting (queued or sending), all sessions.",
+      base::metrics::Type::kGauge, [&outbox] {
+        return std::vector<base::metrics::Sample>{{{}, static_cast<double>(outbox.counters().queued)}};
+      });
+  auto queue_age_metrics = metrics.AddCollector(
+      "wagate_outbox_oldest_queued_age_seconds", "Age of the oldest waiting outgoing message.",
+      base::metrics::Type::kGauge, [&outbox] {
+        auto c = outbox.counters();
+        double age = 0;
+        if (c.oldest_queued_ms > 0) {
+          auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+          age = static_cast<double>(std::max<std::int64_t>(0, now - c.oldest_queued_ms)) / 1000.0;
+        }
+        return std::vector<base::metrics::Sample>{{{}, age}};
       });
   store::sqlite::SqliteWebhookStore webhook_rows(*store, master_key);
   webhooks::Service hooks(ioc, webhook_rows, session_rows, WebhookOptionsFrom(config));

@@ -542,6 +542,11 @@ asio::awaitable<void> Outbox::Sweep() {
         }
       }
     }
+    if (auto totals = co_await messages_.QueueTotals()) {
+      std::lock_guard lock(mu_);
+      counters_.queued = totals->first;
+      counters_.oldest_queued_ms = totals->second;
+    }
     for (const auto& id : due) {
       auto events = co_await messages_.FailPending(id, "logged_out",
                                                    "the session was logged out before the message could be sent", now);

@@ -646,6 +646,18 @@ asio::awaitable<base::Result<bool>> SqliteMessageStore::HasReceivedFrom(std::str
   co_return co_await OnPool<bool>(store_, std::move(fn));
 }
 
+asio::awaitable<base::Result<std::pair<std::int64_t, std::int64_t>>> SqliteMessageStore::QueueTotals() {
+  using Out = std::pair<std::int64_t, std::int64_t>;
+  auto fn = [](sqlite3* db) -> base::Result<Out> {
+    Stmt s(db,
+           "SELECT COUNT(*), COALESCE(MIN(created_ms), 0) FROM messages WHERE direction = 'out' AND "
+           "status IN ('queued', 'sending')");
+    if (!s.ok() || s.Step() != SQLITE_ROW) return ErrorOf(db);
+    return Out{s.Int(0), s.Int(1)};
+  };
+  co_return co_await OnPool<Out>(store_, std::move(fn));
+}
+
 asio::awaitable<base::Result<SendingStats>> SqliteMessageStore::Stats(std::string session_id,
                                                                       std::int64_t since_ms) {
   auto fn = [=](sqlite3* db) -> base::Result<SendingStats> {

@@ -50,6 +50,7 @@ class SqliteMessageStore final : public MessageStore {
   LoggedOutSessions() override;
   boost::asio::awaitable<base::Result<bool>> HasReceivedFrom(std::string session_id,
                                                               std::string chat_jid) override;
+  boost::asio::awaitable<base::Result<std::pair<std::int64_t, std::int64_t>>> QueueTotals() override;
   boost::asio::awaitable<base::Result<SendingStats>> Stats(std::string session_id,
                                                            std::int64_t since_ms) override;
   boost::asio::awaitable<base::Result<std::int64_t>> CountOutgoing(std::string account_id,
