@@ -257,7 +257,7 @@ TEST_F(NotifierTest, EndpointDisabledEmailNamesTheUrl) {
   notifier_->OnEndpointDisabled(e);
   notifier_->OnEndpointDisabled(e);
   ASSERT_TRUE(WaitFor([&] { return sender_.sent().size() == 1; }));
-  const auto& m = sender_.sent()[0].message;
+  const std::string m = sender_.sent()[0].message;
   EXPECT_NE(m.find("Webhook endpoint disabled"), std::string::npos);
   EXPECT_NE(m.find("a=3D1&amp;b=3D2"), std::string::npos);  // HTML part, quoted-printable
   ASSERT_TRUE(WaitFor([&] { return Emails().size() == 1; }));
