@@ -39,7 +39,7 @@ WASIM = os.environ.get("WA_WASIM_BIN") or os.path.join(ROOT, "build", "dev", "sr
 PEER = os.environ.get("WA_PEER_BIN") or os.path.join(ROOT, "build", "dev", "tests", "tools",
                                                       "wa_peer", "wa_peer")
 ROUNDS = 5
-# Messages per round and direction at most: wasim keeps a phone's last 1,000 received messages,
+# Messages per round and direction at most: wasim keeps a phone's last 20,000 received messages,
 # and Q's inbox must hold all of wa_peer's.
 PER_ROUND = int(os.environ.get("WA_CRASH_PER_ROUND", "90"))
 MASTER_KEY = "42" * 32
