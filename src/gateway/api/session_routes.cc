@@ -72,8 +72,9 @@ std::string QueryParam(std::string_view query, std::string_view name) {
   return {};
 }
 
-void AddSessionRoutes(http::Router& router, accounts::AccountService& accounts, SessionManager& sessions) {
-  router.Add(verb::post, "/v1/sessions", [&accounts, &sessions](http::Context& ctx) -> asio::awaitable<http::Response> {
+void AddSessionRoutes(http::Router& router, accounts::AccountService& accounts, SessionManager& sessions,
+                      webhooks::Service& hooks) {
+  router.Add(verb::post, "/v1/sessions", [&accounts, &sessions, &hooks](http::Context& ctx) -> asio::awaitable<http::Response> {
     auto guard = co_await Guard(ctx, accounts, {.allow_cookie = true, .writes = true});
     if (auto* res = std::get_if<http::Response>(&guard)) co_return std::move(*res);
     const Caller& caller = std::get<Caller>(guard);
@@ -120,9 +121,23 @@ void AddSessionRoutes(http::Router& router, accounts::AccountService& accounts, 
       req.pacing = json::serialize(outbox::PacingToJson(*parsed));
     }
     req.max_sessions = accounts.PlanOf(caller.principal)->sessions;
+    std::string webhook_url = req.webhook_url;
     auto made = co_await sessions.Create(caller.principal.account_id, std::move(req));
     if (!made) co_return http::Problem(ctx.request, made.error());
-    auto res = JsonResponse(ctx.request, status::created, SessionJson(*made));
+    json::object created = SessionJson(*made);
+    if (!webhook_url.empty()) {
+      webhooks::EndpointSpec spec{.url = webhook_url, .description = "session " + made->row.name,
+                                  .session_id = made->row.id};
+      auto endpoint = co_await hooks.CreateEndpoint(caller.principal.account_id, std::move(spec));
+      if (!endpoint) {
+        // The URL is refused (e.g. a private address): no half-made session stays behind.
+        auto removed = co_await sessions.Delete(caller.principal.account_id, made->row.id);
+        (void)removed;
+        co_return http::Problem(ctx.request, endpoint.error());
+      }
+      created["webhook"] = json::object{{"id", endpoint->endpoint.id}, {"secret", endpoint->secret}};
+    }
+    auto res = JsonResponse(ctx.request, status::created, created);
     res.set(http::beast_http::field::location, "/v1/sessions/" + made->row.id);
     caller.Decorate(res);
     co_return res;

@@ -26,6 +26,8 @@
 #include "gateway/api/message_routes.h"
 #include "gateway/api/openapi.h"
 #include "gateway/api/session_routes.h"
+#include "gateway/api/webhook_routes.h"
+#include "gateway/events/bus.h"
 #include "gateway/sessions/manager.h"
 #include "gateway/store/sqlite/session_state.h"
 #include "gateway/store/sqlite/session_store.h"
@@ -33,6 +35,8 @@
 #include "gateway/store/sqlite/event_store.h"
 #include "gateway/store/sqlite/message_store.h"
 #include "gateway/store/sqlite/sqlite_store.h"
+#include "gateway/store/sqlite/webhook_store.h"
+#include "gateway/webhooks/service.h"
 #include "wa/crypto/crypto.h"
 
 namespace gateway::app {
@@ -146,13 +150,36 @@ outbox::Options OutboxOptionsFrom(const config::Config& config) {
 
 }  // namespace
 
+webhooks::ServiceOptions WebhookOptionsFrom(const config::Config& config) {
+  webhooks::ServiceOptions o;
+  o.timeout = std::chrono::milliseconds(config.webhooks_timeout_ms);
+  o.retry.first_delay = std::chrono::milliseconds(config.webhooks_retry_first_delay_ms);
+  o.retry.max_delay = std::chrono::milliseconds(config.webhooks_retry_max_delay_ms);
+  o.retry.window = std::chrono::milliseconds(config.webhooks_retry_window_ms);
+  o.disable_after = std::chrono::milliseconds(config.webhooks_disable_after_ms);
+  o.per_endpoint_concurrency = config.webhooks_concurrency;
+  o.poll_interval = std::chrono::milliseconds(config.webhooks_poll_interval_ms);
+  o.ca_file = config.webhooks_ca_file;
+  std::string err;
+  // The configuration layer has validated the syntax already.
+  if (auto allow = webhooks::Allowlist::Parse(config.webhooks_allow_private, &err)) o.allow = std::move(*allow);
+  // The sandbox (serve --sandbox) is for trying things on one machine: loopback receivers.
+  if (config.sandbox_default) {
+    o.allow.AddCidr(asio::ip::make_address("127.0.0.0"), 8);
+    o.allow.AddCidr(asio::ip::make_address("::1"), 128);
+  }
+  return o;
+}
+
 http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
                         sessions::SessionManager& sessions, outbox::Outbox& outbox,
+                        webhooks::Service& hooks,
                         const config::Config& config) {
   http::Router router;
   api::AddAccountRoutes(router, accounts, {.operator_token = config.operator_token});
-  api::AddSessionRoutes(router, accounts, sessions);
+  api::AddSessionRoutes(router, accounts, sessions, hooks);
   api::AddMessageRoutes(router, accounts, sessions, outbox);
+  api::AddWebhookRoutes(router, accounts, hooks);
   api::AddOpenApiRoute(router);
   router.Add(bhttp::verb::get, "/healthz", [](http::Context& ctx) -> asio::awaitable<http::Response> {
     co_return http::Json(ctx.request, bhttp::status::ok, R"({"status":"ok"})");
@@ -234,6 +261,7 @@ int Serve(const config::Config& config) {
   store::sqlite::SqliteSessionStore session_rows(*store);
   store::sqlite::SqliteEventStore event_log(*store);
   store::sqlite::SqliteMessageStore message_rows(*store);
+  // Producers append to the event log, then publish here; webhook delivery only wakes on it.
   events::Bus bus;
   outbox::Outbox outbox(ioc, message_rows, session_rows, bus, OutboxOptionsFrom(config));
   auto manager_options = ManagerOptionsFrom(config);
@@ -241,7 +269,12 @@ int Serve(const config::Config& config) {
   manager_options.bus = &bus;
   manager_options.plugin = &outbox;
   sessions::SessionManager sessions(ioc, session_rows, states, std::move(manager_options));
-  http::Server server(ioc, std::move(*acceptor), MakeRouter(*store, accounts, sessions, outbox, config),
+  store::sqlite::SqliteWebhookStore webhook_rows(*store, master_key);
+  webhooks::Service hooks(ioc, webhook_rows, session_rows, WebhookOptionsFrom(config));
+  int hooks_token = bus.Subscribe([&hooks](const store::EventRow&) { hooks.Wake(); });
+  hooks.Start();
+  http::Server server(ioc, std::move(*acceptor),
+                      MakeRouter(*store, accounts, sessions, outbox, hooks, config),
                       {.max_body_bytes = config.max_body_bytes});
   outbox.Start();
   asio::co_spawn(ioc, sessions.StartAll(), asio::detached);
@@ -275,6 +308,8 @@ int Serve(const config::Config& config) {
       stopping.store(true);
       co_await sessions.Shutdown();
       co_await outbox.Shutdown();
+      bus.Unsubscribe(hooks_token);
+      co_await hooks.Shutdown(std::chrono::seconds(2));
       flush_timer.cancel();
       co_await accounts.FlushLastUsed();
       if (!drained) {

@@ -10,13 +10,17 @@
 #include "gateway/outbox/outbox.h"
 #include "gateway/sessions/manager.h"
 #include "gateway/store/store.h"
+#include "gateway/webhooks/service.h"
 
 namespace gateway::app {
 
 // Every route of the API (tests compare it with the OpenAPI document).
 base::http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
                               sessions::SessionManager& sessions, outbox::Outbox& outbox,
-                              const config::Config& config);
+                              webhooks::Service& hooks, const config::Config& config);
+
+// The webhook worker's options from the configuration (sandbox mode allows loopback receivers).
+webhooks::ServiceOptions WebhookOptionsFrom(const config::Config& config);
 
 // Serves until SIGINT/SIGTERM, then drains and returns 0; start-up failures print one line on
 // stderr and return non-zero.

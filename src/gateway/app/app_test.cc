@@ -14,6 +14,7 @@
 #include "gateway/store/sqlite/session_store.h"
 #include "gateway/store/sqlite/message_store.h"
 #include "gateway/store/sqlite/sqlite_store.h"
+#include "gateway/store/sqlite/webhook_store.h"
 
 namespace gateway::app {
 namespace {
@@ -38,7 +39,9 @@ TEST(OpenApi, DocumentsExactlyTheRoutesOfTheRouter) {
   store::sqlite::SqliteMessageStore message_rows(**store);
   events::Bus bus;
   outbox::Outbox outbox(ioc, message_rows, session_rows, bus, {});
-  auto router = MakeRouter(**store, accounts, sessions, outbox, config);
+  store::sqlite::SqliteWebhookStore webhook_rows(**store, base::Bytes(32, 1));
+  webhooks::Service hooks(ioc, webhook_rows, session_rows, {});
+  auto router = MakeRouter(**store, accounts, sessions, outbox, hooks, config);
 
   std::set<std::pair<std::string, std::string>> served;
   for (const auto& route : router.routes()) {

@@ -54,6 +54,36 @@ Apply IntIn(long long lo, long long hi, std::function<void(Config&, long long)> 
   };
 }
 
+// webhooks.allow_private: entries separated by commas or spaces, each an IP address with an
+// optional /prefix, or a host name (gateway/webhooks/url_guard.h parses it for use).
+bool ValidAllowlist(const std::string& v, std::string* err) {
+  std::size_t i = 0;
+  while (i < v.size()) {
+    while (i < v.size() && (v[i] == ',' || v[i] == ' ')) ++i;
+    std::size_t j = i;
+    while (j < v.size() && v[j] != ',' && v[j] != ' ') ++j;
+    if (j == i) break;
+    std::string entry = v.substr(i, j - i);
+    i = j;
+    auto slash = entry.find('/');
+    boost::system::error_code ec;
+    auto addr = boost::asio::ip::make_address(entry.substr(0, slash), ec);
+    if (!ec) {
+      if (slash == std::string::npos) continue;
+      auto bits = ParseInt(entry.substr(slash + 1));
+      if (bits && *bits >= 0 && *bits <= (addr.is_v4() ? 32 : 128)) continue;
+    } else if (slash == std::string::npos &&
+               std::all_of(entry.begin(), entry.end(), [](char c) {
+                 return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+               })) {
+      continue;
+    }
+    *err = "'" + entry + "'";
+    return false;
+  }
+  return true;
+}
+
 std::optional<std::string> ApplyListen(const std::string& v, Config& c) {
   const std::string form = "expected host:port with an IP address, e.g. 127.0.0.1:8080 or [::1]:8080";
   std::string host, port;
@@ -200,6 +230,35 @@ const std::vector<Spec>& Specs() {
        [](const std::string& v, Config& c) -> std::optional<std::string> {
          if (!v.empty() && v.size() < 32) return "expected at least 32 characters";
          c.operator_token = v;
+         return std::nullopt;
+       }},
+      {"webhooks.timeout_ms", Kind::kInt, "10000", "time limit of one webhook POST (resolve to response)", false,
+       IntIn(100, 120000, [](Config& c, long long v) { c.webhooks_timeout_ms = static_cast<int>(v); })},
+      {"webhooks.retry_first_delay_ms", Kind::kInt, "5000", "delay before the first retry (then x4 each time)", false,
+       IntIn(1, 86400000, [](Config& c, long long v) { c.webhooks_retry_first_delay_ms = v; })},
+      {"webhooks.retry_max_delay_ms", Kind::kInt, "28800000", "longest delay between two attempts", false,
+       IntIn(1, 86400000, [](Config& c, long long v) { c.webhooks_retry_max_delay_ms = v; })},
+      {"webhooks.retry_window_ms", Kind::kInt, "259200000",
+       "how long a delivery is retried before it becomes a dead letter (default 72 h)", false,
+       IntIn(0, 30LL * 86400000, [](Config& c, long long v) { c.webhooks_retry_window_ms = v; })},
+      {"webhooks.disable_after_ms", Kind::kInt, "259200000",
+       "an endpoint failing continuously this long is disabled (default 3 days)", false,
+       IntIn(1, 365LL * 86400000, [](Config& c, long long v) { c.webhooks_disable_after_ms = v; })},
+      {"webhooks.concurrency", Kind::kInt, "4", "deliveries in flight per endpoint (across sessions)", false,
+       IntIn(1, 256, [](Config& c, long long v) { c.webhooks_concurrency = static_cast<int>(v); })},
+      {"webhooks.poll_interval_ms", Kind::kInt, "1000", "how often the event log is read without a wake-up", false,
+       IntIn(10, 60000, [](Config& c, long long v) { c.webhooks_poll_interval_ms = static_cast<int>(v); })},
+      {"webhooks.allow_private", Kind::kString, "",
+       "CIDR blocks and host names webhooks may reach although private or loopback (comma-separated)", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         std::string err;
+         if (!ValidAllowlist(v, &err)) return "expected CIDR blocks or host names: " + err;
+         c.webhooks_allow_private = v;
+         return std::nullopt;
+       }},
+      {"webhooks.ca_file", Kind::kString, "", "extra CA certificates (PEM) trusted for https:// webhooks", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         c.webhooks_ca_file = v;
          return std::nullopt;
        }},
       {"accounts.default_plan", Kind::kString, "starter", "plan of new accounts: starter, pro or enterprise",

@@ -53,6 +53,16 @@ struct Config {
   std::string sandbox_ca_file;       // wasim's TLS certificate, for wss://
   std::string sandbox_control_url;   // wasim's control API (shown to users, for scanning)
   bool sandbox_default = false;      // new sessions are sandbox sessions unless they say not
+  // [webhooks] (docs/configuration.md)
+  int webhooks_timeout_ms = 10000;
+  long long webhooks_retry_first_delay_ms = 5000;
+  long long webhooks_retry_max_delay_ms = 8LL * 3600 * 1000;
+  long long webhooks_retry_window_ms = 72LL * 3600 * 1000;
+  long long webhooks_disable_after_ms = 72LL * 3600 * 1000;
+  int webhooks_concurrency = 4;           // in-flight deliveries per endpoint
+  int webhooks_poll_interval_ms = 1000;   // how often the log is read without a wake-up
+  std::string webhooks_allow_private;     // CIDR blocks and host names the SSRF guard lets through
+  std::string webhooks_ca_file;           // extra trusted CA certificates (PEM)
   // [outbox] and [messages]
   long long outbox_logged_out_grace_ms = 600000;  // then a logged-out session's queue fails
   long long outbox_sweep_ms = 10000;

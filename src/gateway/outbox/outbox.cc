@@ -487,7 +487,9 @@ void Outbox::OnEvent(const std::string& session_id, const wa::client::Event& eve
       case wa::client::ReceiptType::kPlayed: to = "played"; break;
       default: return;
     }
-    std::int64_t at = r->timestamp > 0 ? r->timestamp * 1000 : NowMs();
+    // When we learned it: receipts carry whole seconds, which would order them before the
+    // server ack of the same second.
+    std::int64_t at = NowMs();
     auto work = [](Outbox* self, std::string session, std::vector<std::string> ids, std::string st,
                    std::int64_t at_ms) -> asio::awaitable<void> {
       auto events = co_await self->messages_.AdvanceByWaIds(session, std::move(ids), std::move(st), at_ms);

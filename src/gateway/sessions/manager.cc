@@ -240,6 +240,14 @@ std::map<std::string, int> SessionManager::CountByStatus() const {
   return counts;
 }
 
+std::optional<SessionView> SessionManager::Running(const std::string& account_id,
+                                                  const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = runners_.find(id);
+  if (it == runners_.end() || it->second->row().account_id != account_id) return std::nullopt;
+  return it->second->View();
+}
+
 std::string SessionManager::LiveStatus(const std::string& id) const {
   std::lock_guard lock(mu_);
   auto it = runners_.find(id);

@@ -146,6 +146,9 @@ class SessionManager {
 
   // Number of running clients (metrics, tests).
   std::size_t running() const;
+  // The view of a running session of the account, from memory (the hot path of sends);
+  // nullopt when it is not running here (then Get reads the store).
+  std::optional<SessionView> Running(const std::string& account_id, const std::string& id) const;
   // Running sessions by live status (metrics).
   std::map<std::string, int> CountByStatus() const;
   // The live status of a running session; empty when it is not running.

@@ -147,6 +147,77 @@ CREATE TABLE events (
 ) STRICT;
 CREATE INDEX events_by_session ON events(account_id, session_id, seq);
 )sql"},
+      // Webhooks (store/webhooks.h): endpoints (secrets sealed under the master key, AAD naming
+      // the endpoint), one delivery per (event, endpoint) with the exact body sent, every attempt,
+      // per-session counters, and the fan-out cursor in meta ('webhooks_fanout_seq').
+      {6, "webhooks",
+       R"sql(
+CREATE TABLE webhook_endpoints (
+  id                TEXT PRIMARY KEY,     -- "whk_" + random
+  account_id        TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  session_id        TEXT NOT NULL DEFAULT '',  -- '' = account-wide
+  url               TEXT NOT NULL,
+  events            TEXT NOT NULL,        -- comma-separated event types
+  description       TEXT NOT NULL DEFAULT '',
+  sealed_secret     BLOB NOT NULL,
+  sealed_previous   BLOB,                 -- the secret before the last rotation
+  previous_until_ms INTEGER NOT NULL DEFAULT 0,
+  disabled          INTEGER NOT NULL DEFAULT 0,
+  disabled_reason   TEXT NOT NULL DEFAULT '',
+  failing_since_ms  INTEGER NOT NULL DEFAULT 0,
+  created_ms        INTEGER NOT NULL,
+  updated_ms        INTEGER NOT NULL
+) STRICT;
+CREATE INDEX webhook_endpoints_by_account ON webhook_endpoints(account_id, id);
+
+CREATE TABLE webhook_deliveries (
+  id              TEXT PRIMARY KEY,       -- "dlv_" + random
+  endpoint_id     TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+  account_id      TEXT NOT NULL,
+  session_id      TEXT NOT NULL DEFAULT '',
+  event_seq       INTEGER NOT NULL,
+  event_id        TEXT NOT NULL,
+  event_type      TEXT NOT NULL,
+  body            TEXT NOT NULL,
+  state           TEXT NOT NULL,          -- pending | retrying | delivered | dead
+  ordered         INTEGER NOT NULL DEFAULT 1,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  window_start_ms INTEGER NOT NULL,
+  next_attempt_ms INTEGER NOT NULL,
+  last_status     INTEGER NOT NULL DEFAULT 0,
+  last_error      TEXT NOT NULL DEFAULT '',
+  created_ms      INTEGER NOT NULL,
+  updated_ms      INTEGER NOT NULL,
+  UNIQUE (endpoint_id, event_seq)
+) STRICT;
+CREATE INDEX webhook_deliveries_open ON webhook_deliveries(endpoint_id, session_id, event_seq)
+  WHERE state IN ('pending', 'retrying') AND ordered = 1;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_ms)
+  WHERE state IN ('pending', 'retrying');
+
+CREATE TABLE webhook_attempts (
+  delivery_id TEXT NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+  n           INTEGER NOT NULL,
+  at_ms       INTEGER NOT NULL,
+  status_code INTEGER NOT NULL,           -- 0: no HTTP answer
+  latency_ms  INTEGER NOT NULL,
+  error       TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (delivery_id, n)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE webhook_session_stats (
+  account_id        TEXT NOT NULL,
+  session_id        TEXT NOT NULL,
+  events            INTEGER NOT NULL DEFAULT 0,
+  messages_received INTEGER NOT NULL DEFAULT 0,
+  deliveries        INTEGER NOT NULL DEFAULT 0,
+  delivered         INTEGER NOT NULL DEFAULT 0,
+  dead              INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (account_id, session_id)
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO meta(key, value) VALUES('webhooks_fanout_seq', '0');
+)sql"},
       // Migration 6 is the webhooks'. Messages: the outbox of every session and what it
       // received, with each status change (store/messages.h); idempotency keys of the send
       // route; monthly message counts per account for the plan limit.

@@ -38,16 +38,18 @@ base::Result<std::vector<EventRow>> Collect(sqlite3* db, Stmt& s) {
 }  // namespace
 
 base::Result<void> AppendEventTx(sqlite3* db, EventRow& event) {
+  Stmt s(db, kInsertEvent);
+  if (!s.ok()) return ErrorOf(db);
+  return InsertEvent(db, s, event);
+}
+
+base::Result<void> InsertEvent(sqlite3* db, Stmt& s, EventRow& event) {
   if (event.id.empty()) event.id = NewId("evt_");
   if (event.created_ms == 0) {
     event.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
   }
-  Stmt s(db,
-         "INSERT INTO events(id, account_id, session_id, type, data, created_ms) "
-         "VALUES(?, ?, ?, ?, ?, ?)");
-  if (!s.ok()) return ErrorOf(db);
   s.Bind(1, event.id);
   s.Bind(2, event.account_id);
   s.Bind(3, event.session_id);

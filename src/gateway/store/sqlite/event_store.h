@@ -9,8 +9,14 @@ struct sqlite3;
 
 namespace gateway::store::sqlite {
 
+class Stmt;
+
 // Inside an open transaction on `db`: fills in id/created_ms when empty and seq, and inserts.
 base::Result<void> AppendEventTx(sqlite3* db, EventRow& event);
+// The same with a statement prepared from kInsertEvent (reset by the caller), for batches.
+inline constexpr const char* kInsertEvent =
+    "INSERT INTO events(id, account_id, session_id, type, data, created_ms) VALUES(?, ?, ?, ?, ?, ?)";
+base::Result<void> InsertEvent(sqlite3* db, Stmt& insert, EventRow& event);
 
 class SqliteEventStore final : public EventStore {
  public:

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <cstdint>
 
 #include "gateway/store/message_json.h"
@@ -85,13 +87,14 @@ base::Result<std::vector<MessageRow>> Select(sqlite3* db, const std::string& whe
   return out;
 }
 
-base::Result<void> Insert(sqlite3* db, MessageRow& m) {
-  Stmt s(db,
-         "INSERT INTO messages(id, account_id, session_id, direction, wa_id, chat_jid, recipient, "
-         "sender_jid, sender_pn, sender_lid, push_name, type, body, quoted_id, quoted_participant, "
-         "quoted_text, mentions, status, expires_ms, wa_timestamp, created_ms, updated_ms) "
-         "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  if (!s.ok()) return ErrorOf(db);
+constexpr const char* kInsertMessage =
+    "INSERT INTO messages(id, account_id, session_id, direction, wa_id, chat_jid, recipient, "
+    "sender_jid, sender_pn, sender_lid, push_name, type, body, quoted_id, quoted_participant, "
+    "quoted_text, mentions, status, expires_ms, wa_timestamp, created_ms, updated_ms) "
+    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+// Binds `m` to a prepared kInsertMessage (after Reset) and runs it.
+base::Result<void> BindAndInsert(sqlite3* db, Stmt& s, MessageRow& m) {
   s.Bind(1, m.id);
   s.Bind(2, m.account_id);
   s.Bind(3, m.session_id);
@@ -117,6 +120,12 @@ base::Result<void> Insert(sqlite3* db, MessageRow& m) {
   if (s.Step() != SQLITE_DONE) return ErrorOf(db);
   m.n = sqlite3_last_insert_rowid(db);
   return {};
+}
+
+base::Result<void> Insert(sqlite3* db, MessageRow& m) {
+  Stmt s(db, kInsertMessage);
+  if (!s.ok()) return ErrorOf(db);
+  return BindAndInsert(db, s, m);
 }
 
 base::Result<void> AddHistory(sqlite3* db, const std::string& message_id, const std::string& status,
@@ -202,38 +211,93 @@ base::Result<void> Apply(sqlite3* db, MessageRow& m, const MessageStore::Transit
 
 }  // namespace
 
-struct SqliteMessageStore::Pending {
-  EnqueueItem item;
-  bool done = false;                     // mu_
-  std::optional<base::Result<EnqueueOutcome>> result;  // set before done
-};
+SqliteMessageStore::SqliteMessageStore(SqliteStore& store) : store_(store) {
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+SqliteMessageStore::~SqliteMessageStore() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  writer_.join();
+}
 
 std::size_t SqliteMessageStore::largest_batch() const {
   std::lock_guard lock(mu_);
   return largest_batch_;
 }
 
-base::Result<void> SqliteMessageStore::CommitBatch(sqlite3* db,
-                                                   std::vector<std::shared_ptr<Pending>>& batch) {
+void SqliteMessageStore::Push(Pending pending) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(pending));
+  }
+  wake_.notify_one();
+}
+
+void SqliteMessageStore::WriterLoop() {
+  std::vector<Pending> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, nothing left
+      batch.swap(queue_);
+      largest_batch_ = std::max(largest_batch_, batch.size());
+    }
+    std::vector<base::Result<EnqueueOutcome>> results;
+    auto ran = store_.WithConnection([&](sqlite3* db) -> base::Result<void> {
+      results = CommitBatch(db, batch);
+      return {};
+    });
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (!ran) {
+        batch[i].complete(ran.error());
+      } else {
+        batch[i].complete(std::move(results[i]));
+      }
+    }
+    batch.clear();
+  }
+}
+
+std::vector<base::Result<EnqueueOutcome>> SqliteMessageStore::CommitBatch(sqlite3* db,
+                                                                         std::vector<Pending>& batch) {
   // Outcomes are decided inside the transaction; if it fails, every item fails with it.
   std::vector<EnqueueOutcome> outcomes(batch.size());
   auto done = InTransaction(db, [&]() -> base::Result<void> {
+    Stmt find_key(db, "SELECT request_hash, message_id FROM idempotency_keys WHERE account_id = ? AND key = ?");
+    Stmt usage(db, "SELECT messages FROM account_usage WHERE account_id = ? AND month_start_ms = ?");
+    Stmt insert(db, kInsertMessage);
+    Stmt history(db, "INSERT OR IGNORE INTO message_status(message_id, status, at_ms) VALUES(?, ?, ?)");
+    Stmt save_key(db,
+                  "INSERT OR REPLACE INTO idempotency_keys(account_id, key, request_hash, message_id, "
+                  "created_ms) VALUES(?, ?, ?, ?, ?)");
+    Stmt count(db,
+               "INSERT INTO account_usage(account_id, month_start_ms, messages) VALUES(?, ?, 1) "
+               "ON CONFLICT(account_id, month_start_ms) DO UPDATE SET messages = messages + 1");
+    Stmt event(db, kInsertEvent);
+    for (Stmt* st : {&find_key, &usage, &insert, &history, &save_key, &count, &event}) {
+      if (!st->ok()) return ErrorOf(db);
+    }
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      auto& item = batch[i]->item;
+      auto& item = batch[i].item;
       auto& out = outcomes[i];
       auto& m = item.message;
       if (item.idempotency) {
-        Stmt q(db, "SELECT request_hash, message_id FROM idempotency_keys WHERE account_id = ? AND key = ?");
-        if (!q.ok()) return ErrorOf(db);
-        q.Bind(1, m.account_id);
-        q.Bind(2, item.idempotency->key);
-        int rc = q.Step();
+        find_key.Reset();
+        find_key.Bind(1, m.account_id);
+        find_key.Bind(2, item.idempotency->key);
+        int rc = find_key.Step();
         if (rc == SQLITE_ROW) {
-          if (q.Text(0) != item.idempotency->request_hash) {
+          if (find_key.Text(0) != item.idempotency->request_hash) {
             out.kind = EnqueueOutcome::Kind::kKeyConflict;
             continue;
           }
-          auto first = Select(db, "WHERE id = ?", [&](Stmt& s) { s.Bind(1, q.Text(1)); });
+          std::string first_id = find_key.Text(1);
+          auto first = Select(db, "WHERE id = ?", [&](Stmt& s) { s.Bind(1, first_id); });
           if (!first) return first.error();
           if (!first->empty()) {
             out.kind = EnqueueOutcome::Kind::kReplayed;
@@ -246,100 +310,61 @@ base::Result<void> SqliteMessageStore::CommitBatch(sqlite3* db,
         }
       }
       if (item.monthly_limit > 0) {
-        Stmt u(db, "SELECT messages FROM account_usage WHERE account_id = ? AND month_start_ms = ?");
-        if (!u.ok()) return ErrorOf(db);
-        u.Bind(1, m.account_id);
-        u.Bind(2, static_cast<long long>(item.month_start_ms));
-        int rc = u.Step();
-        std::int64_t used = rc == SQLITE_ROW ? u.Int(0) : 0;
+        usage.Reset();
+        usage.Bind(1, m.account_id);
+        usage.Bind(2, static_cast<long long>(item.month_start_ms));
+        int rc = usage.Step();
+        std::int64_t used = rc == SQLITE_ROW ? usage.Int(0) : 0;
         if (rc != SQLITE_ROW && rc != SQLITE_DONE) return ErrorOf(db);
         if (used >= item.monthly_limit) {
           out.kind = EnqueueOutcome::Kind::kOverMonthlyLimit;
           continue;
         }
       }
-      if (auto ins = Insert(db, m); !ins) return ins;
-      if (auto h = AddHistory(db, m.id, m.status, m.created_ms); !h) return h;
+      insert.Reset();
+      if (auto ins = BindAndInsert(db, insert, m); !ins) return ins;
+      history.Reset();
+      history.Bind(1, m.id);
+      history.Bind(2, m.status);
+      history.Bind(3, static_cast<long long>(m.created_ms));
+      if (history.Step() != SQLITE_DONE) return ErrorOf(db);
       if (item.idempotency) {
-        Stmt k(db,
-               "INSERT OR REPLACE INTO idempotency_keys(account_id, key, request_hash, message_id, "
-               "created_ms) VALUES(?, ?, ?, ?, ?)");
-        if (!k.ok()) return ErrorOf(db);
-        k.Bind(1, m.account_id);
-        k.Bind(2, item.idempotency->key);
-        k.Bind(3, item.idempotency->request_hash);
-        k.Bind(4, m.id);
-        k.Bind(5, static_cast<long long>(m.created_ms));
-        if (k.Step() != SQLITE_DONE) return ErrorOf(db);
+        save_key.Reset();
+        save_key.Bind(1, m.account_id);
+        save_key.Bind(2, item.idempotency->key);
+        save_key.Bind(3, item.idempotency->request_hash);
+        save_key.Bind(4, m.id);
+        save_key.Bind(5, static_cast<long long>(m.created_ms));
+        if (save_key.Step() != SQLITE_DONE) return ErrorOf(db);
       }
-      Stmt u(db,
-             "INSERT INTO account_usage(account_id, month_start_ms, messages) VALUES(?, ?, 1) "
-             "ON CONFLICT(account_id, month_start_ms) DO UPDATE SET messages = messages + 1");
-      if (!u.ok()) return ErrorOf(db);
-      u.Bind(1, m.account_id);
-      u.Bind(2, static_cast<long long>(item.month_start_ms));
-      if (u.Step() != SQLITE_DONE) return ErrorOf(db);
+      count.Reset();
+      count.Bind(1, m.account_id);
+      count.Bind(2, static_cast<long long>(item.month_start_ms));
+      if (count.Step() != SQLITE_DONE) return ErrorOf(db);
       EventRow e{.account_id = m.account_id, .session_id = m.session_id, .type = "message.status",
                  .data = MessageStatusEventData(m, m.created_ms), .created_ms = m.created_ms};
-      if (auto added = AppendEventTx(db, e); !added) return added;
+      event.Reset();
+      if (auto added = InsertEvent(db, event, e); !added) return added;
       out.kind = EnqueueOutcome::Kind::kQueued;
       out.message = m;
       out.events.push_back(std::move(e));
     }
     return {};
   });
-  std::lock_guard lock(mu_);
-  for (std::size_t i = 0; i < batch.size(); ++i) {
+  std::vector<base::Result<EnqueueOutcome>> results;
+  results.reserve(batch.size());
+  for (auto& o : outcomes) {
     if (done) {
-      batch[i]->result.emplace(std::move(outcomes[i]));
+      results.emplace_back(std::move(o));
     } else {
-      batch[i]->result.emplace(done.error());
+      results.emplace_back(done.error());
     }
-    batch[i]->done = true;
   }
-  largest_batch_ = std::max(largest_batch_, batch.size());
-  committed_.notify_all();
-  return done;
+  return results;
 }
 
 asio::awaitable<base::Result<EnqueueOutcome>> SqliteMessageStore::Enqueue(EnqueueItem item) {
-  auto mine = std::make_shared<Pending>();
-  mine->item = std::move(item);
-  {
-    std::lock_guard lock(mu_);
-    queue_.push_back(mine);
-  }
-  auto work = [this, mine]() -> base::Result<EnqueueOutcome> {
-    for (;;) {
-      std::vector<std::shared_ptr<Pending>> batch;
-      {
-        std::unique_lock lock(mu_);
-        // Ours may be in another pool thread's transaction: wait for it, unless new items
-        // arrived that this thread can commit meanwhile.
-        committed_.wait(lock, [&] { return mine->done || !queue_.empty(); });
-        if (mine->done) return std::move(*mine->result);
-        while (!queue_.empty() && batch.size() < 512) {
-          batch.push_back(queue_.front());
-          queue_.pop_front();
-        }
-      }
-      auto ran = store_.WithConnection([&](sqlite3* db) -> base::Result<void> {
-        CommitBatch(db, batch);
-        return {};
-      });
-      if (!ran) {
-        std::lock_guard lock(mu_);
-        for (auto& p : batch) {
-          if (!p->done) {
-            p->result.emplace(ran.error());
-            p->done = true;
-          }
-        }
-        committed_.notify_all();
-      }
-    }
-  };
-  co_return co_await store_.pool().Run(std::move(work));
+  co_return co_await AsyncEnqueue(std::move(item), asio::use_awaitable);
 }
 
 asio::awaitable<base::Result<std::optional<MessageRow>>> SqliteMessageStore::GetMessage(

@@ -1,0 +1,48 @@
+// The SQLite rows of webhook endpoints and deliveries (store/webhooks.h). Endpoint secrets are
+// sealed (store/sealer.h) under a key scoped to the endpoint id, with AAD naming the table, the
+// endpoint and the column, so a secret copied to another endpoint does not open.
+#pragma once
+
+#include "base/bytes.h"
+#include "gateway/store/sqlite/sqlite_store.h"
+#include "gateway/store/webhooks.h"
+
+namespace gateway::store::sqlite {
+
+class SqliteWebhookStore final : public WebhookStore {
+ public:
+  // `master_key` is 32 bytes.
+  SqliteWebhookStore(SqliteStore& store, base::Bytes master_key)
+      : store_(store), master_key_(std::move(master_key)) {}
+
+  boost::asio::awaitable<base::Result<void>> CreateEndpoint(WebhookEndpointRow row) override;
+  boost::asio::awaitable<base::Result<std::optional<WebhookEndpointRow>>> GetEndpoint(
+      std::string account_id, std::string id) override;
+  boost::asio::awaitable<base::Result<std::vector<WebhookEndpointRow>>> ListEndpoints(
+      std::string account_id, std::string after_id, int limit) override;
+  boost::asio::awaitable<base::Result<void>> UpdateEndpoint(WebhookEndpointRow row,
+                                                            std::int64_t resume_at_ms) override;
+  boost::asio::awaitable<base::Result<bool>> DeleteEndpoint(std::string account_id,
+                                                            std::string id) override;
+  boost::asio::awaitable<base::Result<WebhookFanOut>> FanOut(int limit, std::int64_t now_ms) override;
+  boost::asio::awaitable<base::Result<DueWebhookBatch>> DueDeliveries(std::int64_t now_ms,
+                                                                     int limit) override;
+  boost::asio::awaitable<base::Result<WebhookAttemptRecorded>> RecordAttempt(
+      WebhookAttemptOutcome outcome) override;
+  boost::asio::awaitable<base::Result<std::vector<WebhookDeliveryRow>>> ListDeliveries(
+      std::string account_id, std::string endpoint_id, std::string after_id, std::string state,
+      int limit) override;
+  boost::asio::awaitable<base::Result<std::optional<WebhookDeliveryRow>>> GetDelivery(
+      std::string account_id, std::string endpoint_id, std::string delivery_id) override;
+  boost::asio::awaitable<base::Result<std::optional<WebhookDeliveryRow>>> ReplayDelivery(
+      std::string account_id, std::string endpoint_id, std::string delivery_id,
+      std::int64_t now_ms) override;
+  boost::asio::awaitable<base::Result<WebhookSessionStats>> SessionStats(
+      std::string account_id, std::string session_id) override;
+
+ private:
+  SqliteStore& store_;
+  base::Bytes master_key_;
+};
+
+}  // namespace gateway::store::sqlite

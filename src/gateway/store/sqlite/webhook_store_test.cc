@@ -1,0 +1,231 @@
+#include "gateway/store/sqlite/webhook_store.h"
+
+#include <gtest/gtest.h>
+
+#include "gateway/store/sqlite/event_store.h"
+#include "gateway/store/sqlite/session_state_test_util.h"
+#include "gateway/store/sqlite/sql.h"
+
+namespace gateway::store::sqlite {
+namespace {
+
+using testing::RunTask;
+
+class WebhookStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("wagate-webhook-store-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    std::string err;
+    auto s = SqliteStore::Open({.path = dir_ / "t.db", .threads = 2}, &err);
+    ASSERT_TRUE(s) << err;
+    store_ = std::move(*s);
+    ASSERT_TRUE(store_->Migrate(&err)) << err;
+    ASSERT_TRUE(store_->WithConnection([](sqlite3* db) -> base::Result<void> {
+      std::string e;
+      if (!Exec(db,
+                "INSERT INTO accounts(id, email, password_hash, plan, created_ms) VALUES"
+                "('acc_1', 'a@x', 'h', 'starter', 1), ('acc_2', 'b@x', 'h', 'starter', 1)",
+                &e)) {
+        return make_error_code(Errc::kIo);
+      }
+      return {};
+    }));
+    hooks_ = std::make_unique<SqliteWebhookStore>(*store_, base::Bytes(32, 7));
+    events_ = std::make_unique<SqliteEventStore>(*store_);
+  }
+  void TearDown() override {
+    hooks_.reset();
+    events_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  WebhookEndpointRow Endpoint(std::string id, std::string account, std::string session,
+                              std::vector<std::string> events) {
+    WebhookEndpointRow r;
+    r.id = std::move(id);
+    r.account_id = std::move(account);
+    r.session_id = std::move(session);
+    r.url = "https://example.com/" + r.id;
+    r.events = std::move(events);
+    r.secret = "whsec_secret-of-" + r.id;
+    r.created_ms = r.updated_ms = 1;
+    return r;
+  }
+
+  void Append(std::string account, std::string session, std::string type, int n = 1) {
+    std::vector<EventRow> rows;
+    for (int i = 0; i < n; ++i) {
+      rows.push_back({.account_id = account, .session_id = session, .type = type, .data = "{\"i\":" + std::to_string(i) + "}"});
+    }
+    ASSERT_TRUE(RunTask(ioc_, events_->AppendEvents(std::move(rows))));
+  }
+
+  std::filesystem::path dir_;
+  boost::asio::io_context ioc_;
+  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<SqliteWebhookStore> hooks_;
+  std::unique_ptr<SqliteEventStore> events_;
+};
+
+TEST_F(WebhookStoreTest, EndpointRoundTripWithSealedSecrets) {
+  auto row = Endpoint("whk_a", "acc_1", "", {"message.received", "session.status"});
+  row.description = "main";
+  ASSERT_TRUE(RunTask(ioc_, hooks_->CreateEndpoint(row)));
+  auto got = RunTask(ioc_, hooks_->GetEndpoint("acc_1", "whk_a"));
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ((*got)->secret, row.secret);
+  EXPECT_EQ((*got)->events, row.events);
+  EXPECT_EQ((*got)->description, "main");
+  EXPECT_TRUE((*got)->previous_secret.empty());
+  EXPECT_FALSE(*RunTask(ioc_, hooks_->GetEndpoint("acc_2", "whk_a")));
+  // The secret is not stored in clear.
+  bool clear = true;
+  ASSERT_TRUE(store_->WithConnection([&](sqlite3* db) -> base::Result<void> {
+    Stmt s(db, "SELECT count(*) FROM webhook_endpoints WHERE instr(sealed_secret, CAST('secret-of' AS BLOB)) > 0");
+    s.Step();
+    clear = s.Int(0) > 0;
+    return {};
+  }));
+  EXPECT_FALSE(clear);
+
+  (*got)->previous_secret = (*got)->secret;
+  (*got)->secret = "whsec_new";
+  (*got)->previous_until_ms = 99;
+  ASSERT_TRUE(RunTask(ioc_, hooks_->UpdateEndpoint(**got, 0)));
+  auto rotated = RunTask(ioc_, hooks_->GetEndpoint("acc_1", "whk_a"));
+  EXPECT_EQ((*rotated)->secret, "whsec_new");
+  EXPECT_EQ((*rotated)->previous_secret, row.secret);
+  EXPECT_EQ((*rotated)->previous_until_ms, 99);
+  EXPECT_FALSE(*RunTask(ioc_, hooks_->DeleteEndpoint("acc_2", "whk_a")));
+  EXPECT_TRUE(*RunTask(ioc_, hooks_->DeleteEndpoint("acc_1", "whk_a")));
+  EXPECT_FALSE(*RunTask(ioc_, hooks_->GetEndpoint("acc_1", "whk_a")));
+}
+
+TEST_F(WebhookStoreTest, RecipientsPreferTheSessionsOwnEndpoints) {
+  std::vector<WebhookEndpointRow> all = {Endpoint("whk_wide", "acc_1", "", {"session.status"}),
+                                         Endpoint("whk_own", "acc_1", "ses_a", {"session.status"}),
+                                         Endpoint("whk_msgs", "acc_1", "", {"message.received"}),
+                                         Endpoint("whk_other", "acc_2", "", {"session.status"})};
+  auto ids = [&](const EventRow& e) {
+    std::vector<std::string> out;
+    for (const auto* r : WebhookRecipients(all, e)) out.push_back(r->id);
+    return out;
+  };
+  EXPECT_EQ(ids({.account_id = "acc_1", .session_id = "ses_a", .type = "session.status"}),
+            std::vector<std::string>{"whk_own"});
+  EXPECT_EQ(ids({.account_id = "acc_1", .session_id = "ses_b", .type = "session.status"}),
+            std::vector<std::string>{"whk_wide"});
+  EXPECT_EQ(ids({.account_id = "acc_1", .session_id = "ses_b", .type = "message.received"}),
+            std::vector<std::string>{"whk_msgs"});
+  EXPECT_TRUE(ids({.account_id = "acc_1", .session_id = "ses_b", .type = "session.qr"}).empty());
+  EXPECT_EQ(ids({.account_id = "acc_2", .session_id = "ses_a", .type = "session.status"}),
+            std::vector<std::string>{"whk_other"});
+}
+
+TEST_F(WebhookStoreTest, FanOutThenHeadsInOrderPerSessionThenDeadLetterAndReplay) {
+  ASSERT_TRUE(RunTask(ioc_, hooks_->CreateEndpoint(Endpoint("whk_a", "acc_1", "", {"session.status"}))));
+  Append("acc_1", "ses_a", "session.status", 3);
+  Append("acc_1", "ses_b", "session.status", 2);
+  Append("acc_1", "ses_a", "session.qr", 1);  // not subscribed
+  Append("acc_2", "ses_z", "session.status", 1);  // no endpoint
+
+  auto fanned = RunTask(ioc_, hooks_->FanOut(4, 1000));
+  ASSERT_TRUE(fanned);
+  EXPECT_EQ(fanned->events, 4);
+  auto rest = RunTask(ioc_, hooks_->FanOut(100, 1000));
+  EXPECT_EQ(rest->events, 3);
+  EXPECT_EQ(fanned->deliveries + rest->deliveries, 5);
+  EXPECT_EQ(RunTask(ioc_, hooks_->FanOut(100, 1000))->events, 0);  // the cursor moved
+
+  // One head per session: ses_a's first and ses_b's first.
+  auto due = RunTask(ioc_, hooks_->DueDeliveries(1000, 50));
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->due.size(), 2u);
+  EXPECT_EQ(due->due[0].endpoint.secret, "whsec_secret-of-whk_a");
+  std::string a_head = due->due[0].delivery.session_id == "ses_a" ? due->due[0].delivery.id : due->due[1].delivery.id;
+  std::string b_head = due->due[0].delivery.session_id == "ses_b" ? due->due[0].delivery.id : due->due[1].delivery.id;
+
+  // ses_a's head fails and retries later: the session's next one stays behind it.
+  WebhookAttemptOutcome fail{.delivery_id = a_head, .endpoint_id = "whk_a",
+                             .attempt = {0, 1000, 503, 12, ""}, .new_state = "retrying",
+                             .next_attempt_ms = 5000, .disable_after_ms = 100000};
+  auto rec = RunTask(ioc_, hooks_->RecordAttempt(fail));
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->endpoint.failing_since_ms, 1000);
+  WebhookAttemptOutcome ok{.delivery_id = b_head, .endpoint_id = "whk_a",
+                           .attempt = {0, 1100, 200, 5, ""}, .new_state = "delivered"};
+  ASSERT_TRUE(RunTask(ioc_, hooks_->RecordAttempt(ok)));
+  due = RunTask(ioc_, hooks_->DueDeliveries(1200, 50));
+  ASSERT_EQ(due->due.size(), 1u);
+  EXPECT_EQ(due->due[0].delivery.session_id, "ses_b");
+  EXPECT_EQ(due->next_due_ms, 5000);
+
+  // Dead: the next of ses_a becomes its head.
+  fail.attempt.at_ms = 5000;
+  fail.new_state = "dead";
+  ASSERT_TRUE(RunTask(ioc_, hooks_->RecordAttempt(fail)));
+  due = RunTask(ioc_, hooks_->DueDeliveries(5000, 50));
+  bool a_next = false;
+  for (const auto& d : due->due) a_next = a_next || (d.delivery.session_id == "ses_a" && d.delivery.id != a_head);
+  EXPECT_TRUE(a_next);
+
+  auto stats = RunTask(ioc_, hooks_->SessionStats("acc_1", "ses_a"));
+  EXPECT_EQ(stats->events, 4);
+  EXPECT_EQ(stats->deliveries, 3);
+  EXPECT_EQ(stats->dead, 1);
+
+  auto got = RunTask(ioc_, hooks_->GetDelivery("acc_1", "whk_a", a_head));
+  ASSERT_TRUE(got && *got);
+  ASSERT_EQ((*got)->attempt_log.size(), 2u);
+  EXPECT_EQ((*got)->attempt_log[0].status_code, 503);
+  EXPECT_EQ((*got)->state, "dead");
+  EXPECT_FALSE(*RunTask(ioc_, hooks_->ReplayDelivery("acc_2", "whk_a", a_head, 6000)));
+  auto replayed = RunTask(ioc_, hooks_->ReplayDelivery("acc_1", "whk_a", a_head, 6000));
+  ASSERT_TRUE(replayed && *replayed);
+  EXPECT_EQ((*replayed)->state, "pending");
+  EXPECT_FALSE((*replayed)->ordered);
+  EXPECT_EQ(RunTask(ioc_, hooks_->SessionStats("acc_1", "ses_a"))->dead, 0);
+
+  auto list = RunTask(ioc_, hooks_->ListDeliveries("acc_1", "whk_a", "", "", 2));
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_GT((*list)[0].event_seq, (*list)[1].event_seq);
+  auto next = RunTask(ioc_, hooks_->ListDeliveries("acc_1", "whk_a", list->back().id, "", 10));
+  EXPECT_EQ(next->size(), 3u);
+  EXPECT_TRUE(RunTask(ioc_, hooks_->ListDeliveries("acc_2", "whk_a", "", "", 10))->empty());
+}
+
+TEST_F(WebhookStoreTest, FailingLongEnoughDisablesAndDisabledEndpointsHoldTheirDeliveries) {
+  ASSERT_TRUE(RunTask(ioc_, hooks_->CreateEndpoint(Endpoint("whk_a", "acc_1", "", {"session.status"}))));
+  Append("acc_1", "ses_a", "session.status", 1);
+  Append("acc_1", "ses_b", "session.status", 1);
+  ASSERT_TRUE(RunTask(ioc_, hooks_->FanOut(100, 0)));
+  auto due = RunTask(ioc_, hooks_->DueDeliveries(0, 50));
+  ASSERT_EQ(due->due.size(), 2u);
+  WebhookAttemptOutcome o{.delivery_id = due->due[0].delivery.id, .endpoint_id = "whk_a",
+                          .attempt = {0, 1000, 0, 10000, "timed out"}, .new_state = "retrying",
+                          .next_attempt_ms = 2000, .disable_after_ms = 5000};
+  EXPECT_FALSE(RunTask(ioc_, hooks_->RecordAttempt(o))->endpoint_disabled_now);
+  o.attempt.at_ms = 6000;
+  o.next_attempt_ms = 7000;
+  auto rec = RunTask(ioc_, hooks_->RecordAttempt(o));
+  EXPECT_TRUE(rec->endpoint_disabled_now);
+  EXPECT_TRUE(rec->endpoint.disabled);
+  EXPECT_TRUE(RunTask(ioc_, hooks_->DueDeliveries(10000, 50))->due.empty());
+  EXPECT_EQ(RunTask(ioc_, hooks_->DueDeliveries(10000, 50))->next_due_ms, 0);
+
+  auto e = **RunTask(ioc_, hooks_->GetEndpoint("acc_1", "whk_a"));
+  e.disabled = false;
+  e.failing_since_ms = 0;
+  ASSERT_TRUE(RunTask(ioc_, hooks_->UpdateEndpoint(e, 20000)));
+  due = RunTask(ioc_, hooks_->DueDeliveries(20000, 50));
+  ASSERT_EQ(due->due.size(), 2u);
+  for (const auto& d : due->due) EXPECT_EQ(d.delivery.window_start_ms, 20000);
+}
+
+}  // namespace
+}  // namespace gateway::store::sqlite

@@ -1,0 +1,169 @@
+// Webhooks: the endpoint rules behind /v1/webhooks (validation, the SSRF guard, secrets shown
+// once, rotation with a 24 h overlap) and the delivery worker.
+//
+// The worker reads the event log, not the bus: a bus notification (or the poll interval, for
+// events written by another process) wakes it; it fans new events out into delivery rows
+// (store/webhooks.h), then sends each due head — the oldest open delivery of an (endpoint,
+// session) — so a session's events arrive in order, while other sessions and other accounts
+// proceed independently up to a per-endpoint concurrency limit. Every attempt is recorded with
+// its status, latency and error; failures retry with backoff until the retry window ends (then
+// a dead letter); an endpoint failing continuously for `disable_after` is disabled and its owner
+// told (the `on_disabled` hook). All worker state lives on one strand.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/http/problem.h"
+#include "base/result.h"
+#include "gateway/store/sessions.h"
+#include "gateway/store/webhooks.h"
+#include "gateway/webhooks/http_client.h"
+#include "gateway/webhooks/retry.h"
+#include "gateway/webhooks/url_guard.h"
+
+namespace gateway::webhooks {
+
+using base::http::ApiError;
+
+struct ServiceOptions {
+  std::chrono::milliseconds timeout{10000};
+  RetryPolicy retry;
+  std::chrono::milliseconds disable_after{std::chrono::hours(72)};
+  std::chrono::milliseconds rotation_overlap{std::chrono::hours(24)};
+  int per_endpoint_concurrency = 4;
+  int max_in_flight = 256;
+  std::chrono::milliseconds poll_interval{1000};
+  int fanout_batch = 500;
+  int max_endpoints_per_account = 20;
+  Allowlist allow;
+  std::string ca_file;
+  // Called on the worker's strand when an attempt disabled an endpoint.
+  std::function<void(const store::WebhookEndpointRow&)> on_disabled;
+};
+
+// Event types an endpoint may subscribe to (webhook.test is always sent by /test).
+const std::vector<std::string>& SubscribableEvents();
+// healthy | failing | disabled
+std::string Health(const store::WebhookEndpointRow& endpoint);
+
+struct EndpointSpec {
+  std::string url;
+  std::vector<std::string> events;
+  std::string description;
+  std::string session_id;  // empty: account-wide
+};
+
+struct EndpointPatch {
+  std::optional<std::string> url;
+  std::optional<std::vector<std::string>> events;
+  std::optional<std::string> description;
+  std::optional<bool> enabled;
+};
+
+struct CreatedEndpoint {
+  store::WebhookEndpointRow endpoint;
+  std::string secret;  // shown once
+};
+
+struct TestResult {
+  std::string webhook_id;
+  int status_code = 0;
+  std::int64_t latency_ms = 0;
+  std::string error;
+};
+
+struct DeliveryPage {
+  std::vector<store::WebhookDeliveryRow> deliveries;
+  std::string next_cursor;
+};
+
+class Service {
+ public:
+  // Everything passed must outlive the service; `now_ms` (unix ms) is injectable for tests.
+  Service(boost::asio::io_context& ioc, store::WebhookStore& store, store::SessionStore& sessions,
+          ServiceOptions options, std::function<std::int64_t()> now_ms = nullptr);
+  ~Service();
+
+  // API (any thread).
+  boost::asio::awaitable<base::Result<CreatedEndpoint, ApiError>> CreateEndpoint(std::string account_id,
+                                                                                 EndpointSpec spec);
+  boost::asio::awaitable<base::Result<std::vector<store::WebhookEndpointRow>, ApiError>> ListEndpoints(
+      std::string account_id, std::string cursor, int limit);
+  boost::asio::awaitable<base::Result<store::WebhookEndpointRow, ApiError>> GetEndpoint(std::string account_id,
+                                                                                        std::string id);
+  boost::asio::awaitable<base::Result<store::WebhookEndpointRow, ApiError>> UpdateEndpoint(
+      std::string account_id, std::string id, EndpointPatch patch);
+  boost::asio::awaitable<base::Result<void, ApiError>> DeleteEndpoint(std::string account_id, std::string id);
+  boost::asio::awaitable<base::Result<CreatedEndpoint, ApiError>> RotateSecret(std::string account_id,
+                                                                               std::string id);
+  boost::asio::awaitable<base::Result<TestResult, ApiError>> Test(std::string account_id, std::string id);
+  boost::asio::awaitable<base::Result<DeliveryPage, ApiError>> ListDeliveries(std::string account_id,
+                                                                             std::string endpoint_id,
+                                                                             std::string cursor,
+                                                                             std::string state, int limit);
+  boost::asio::awaitable<base::Result<store::WebhookDeliveryRow, ApiError>> Replay(std::string account_id,
+                                                                                   std::string endpoint_id,
+                                                                                   std::string delivery_id);
+  boost::asio::awaitable<base::Result<store::WebhookSessionStats, ApiError>> SessionStats(
+      std::string account_id, std::string session_id);
+
+  // Worker. Wake is safe from any thread (the bus listener); it only posts to the strand.
+  void Start();
+  void Wake();
+  // Stops the worker: in-flight attempts are cancelled and left open (sent again after a
+  // restart; receivers deduplicate on webhook-id). Waits up to `timeout`.
+  boost::asio::awaitable<void> Shutdown(std::chrono::milliseconds timeout);
+
+  // Counters for tests and metrics.
+  std::int64_t attempts_made() const { return attempts_made_.load(); }
+
+ private:
+  boost::asio::awaitable<void> Run();
+  boost::asio::awaitable<std::int64_t> PumpOnce();
+  boost::asio::awaitable<void> Attempt(store::DueWebhookDelivery due);
+  void Finished(const store::DueWebhookDelivery& due, std::uint64_t token);
+  std::vector<std::string> SigningSecrets(const store::WebhookEndpointRow& e, std::int64_t now_ms) const;
+  boost::asio::awaitable<std::optional<ApiError>> CheckUrl(const std::string& url);
+  std::optional<ApiError> CheckEvents(std::vector<std::string>& events) const;
+  std::int64_t Now() const { return now_ms_(); }
+
+  boost::asio::io_context& ioc_;
+  store::WebhookStore& store_;
+  store::SessionStore& sessions_;
+  ServiceOptions options_;
+  std::function<std::int64_t()> now_ms_;
+  HttpClient client_;
+
+  // Worker state: strand_ only.
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  boost::asio::steady_timer timer_;
+  bool started_ = false;
+  bool running_ = false;
+  bool stopping_ = false;
+  bool wake_requested_ = false;
+  std::set<std::string> in_flight_;              // delivery ids
+  std::set<std::string> busy_lanes_;             // endpoint id + "\n" + session id
+  std::map<std::string, int> per_endpoint_;      // in-flight attempts per endpoint
+  std::map<std::uint64_t, std::unique_ptr<boost::asio::cancellation_signal>> cancels_;
+  std::uint64_t next_token_ = 1;
+  std::mt19937_64 random_;
+  std::atomic<bool> wake_posted_{false};
+  std::atomic<std::int64_t> attempts_made_{0};
+};
+
+}  // namespace gateway::webhooks
