@@ -15,6 +15,7 @@ APT_PACKAGES=(
   libprotobuf-dev protobuf-compiler zlib1g-dev
   libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libqrencode-dev libpng-dev
+  prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # test tools
   python3 python3-jsonschema curl sqlite3 nodejs npm

@@ -126,6 +126,18 @@ class MessagesTest(TempDirTest):
         self.assertEqual(health["today"]["received"], 1)
         self.assertEqual(health["queue"]["depth"], 0)
 
+        status, _, raw = w.request("GET", "/metrics")
+        self.assertEqual(status, 200)
+        samples = {}
+        for line in raw.decode().splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                samples[name] = float(value)
+        for st in ("queued", "sending", "sent", "delivered", "read"):
+            self.assertEqual(samples[f'wagate_messages_total{{status="{st}"}}'], 2 if st != "read" else 1, st)
+        self.assertEqual(samples['wagate_messages_total{status="received"}'], 1)
+        self.assertIn("wagate_outbox_queued", samples)
+
         status, _, contact = api.call("GET", f"/v1/sessions/{sid}/contacts/+{BOB}", key=key)
         self.assertEqual(status, 200, contact)
         self.assertEqual((contact["on_whatsapp"], contact["jid"]), (True, f"{BOB}@s.whatsapp.net"))

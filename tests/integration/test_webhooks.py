@@ -253,8 +253,10 @@ class WebhooksTest(TempDirTest):
         sid = self.add_session(acc)
         ok_ids = self.append(acc, sid, 2)
         wait_for(lambda: set(ok_ids) <= {r["id"] for r in self.sink.records("t")}, timeout=20, what="deliveries")
-        status, _, page = api.call("GET", f"/v1/webhooks/{hid}/deliveries?limit=1", key=key)
-        self.assertEqual(status, 200)
+        # The receiver logs a request before it answers, and the gateway records the answer after:
+        # wait for the record too.
+        page = wait_for(lambda: (p := api.call("GET", f"/v1/webhooks/{hid}/deliveries?limit=1", key=key)[2])
+                        ["data"][0]["state"] == "delivered" and p, timeout=20, what="delivered recorded")
         self.assertEqual(len(page["data"]), 1)
         self.assertIsNotNone(page["next_cursor"])
         newest = page["data"][0]

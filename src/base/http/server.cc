@@ -24,7 +24,10 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 struct Server::Connection {
   explicit Connection(tcp::socket s) : stream(std::move(s)) {}
   beast::tcp_stream stream;
-  bool idle = true;  // waiting for the first byte of a request; touched only on the strand
+  // Touched only on the connection's strand:
+  bool idle = true;       // waiting for the first byte of a request
+  bool draining = false;  // Shutdown() reached this connection
+  std::function<void()> drain_hook;  // a streaming handler's, while it owns the connection
 };
 
 namespace {
@@ -144,7 +147,25 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Connection> conn) {
       auto peer = conn->stream.socket().remote_endpoint(peer_ec);
       // Named, not a temporary in the co_await expression (g++ 12 destroys those twice).
       std::string remote_ip = peer_ec ? std::string() : peer.address().to_string();
-      res = co_await Dispatch(req, request_id, std::move(remote_ip));
+      Takeover takeover;
+      res = co_await Dispatch(req, request_id, std::move(remote_ip), &takeover);
+      if (takeover) {
+        Streaming streaming{conn->stream, buffer, req, request_id,
+                            [conn](std::function<void()> hook) {
+                              if (conn->draining) {
+                                hook();
+                              } else {
+                                conn->drain_hook = std::move(hook);
+                              }
+                            }};
+        try {
+          co_await takeover(streaming);
+        } catch (const std::exception& e) {
+          spdlog::error("http: stream of request {} threw: {}", request_id, e.what());
+        }
+        conn->drain_hook = nullptr;
+        break;
+      }
     }
     res.set("X-Request-Id", request_id);
     res.keep_alive(req.keep_alive() && !close_after && !draining());
@@ -167,7 +188,7 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Connection> conn) {
 }
 
 asio::awaitable<Response> Server::Dispatch(Request& req, std::string request_id,
-                                           std::string remote_ip) {
+                                           std::string remote_ip, Takeover* takeover) {
   auto started = std::chrono::steady_clock::now();
   std::string_view target = req.target();
   auto q = target.find('?');
@@ -181,6 +202,7 @@ asio::awaitable<Response> Server::Dispatch(Request& req, std::string request_id,
                 std::move(remote_ip)};
     try {
       res = co_await (*match.handler)(ctx);
+      if (ctx.takeover) *takeover = std::move(ctx.takeover);
     } catch (const std::exception& e) {
       spdlog::error("http: handler for {} {} threw: {} (request {})",
                     std::string(req.method_string()), match.pattern, e.what(), request_id);
@@ -201,9 +223,11 @@ asio::awaitable<Response> Server::Dispatch(Request& req, std::string request_id,
     res = Problem(req, beast_http::status::not_found, "not_found",
                   "no route for " + std::string(path));
   }
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - started)
-                    .count();
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+  if (options_.on_request) {
+    options_.on_request(RequestRecord{req.method_string(), match.pattern, res.result_int(), elapsed});
+  }
   spdlog::info("http {} {} {} {:.3f}ms rid={}", std::string(req.method_string()),
                std::string(path), res.result_int(), micros / 1000.0, request_id);
   co_return res;
@@ -223,7 +247,9 @@ asio::awaitable<bool> Server::Shutdown(std::chrono::milliseconds timeout) {
   }
   for (const auto& conn : snapshot) {
     asio::post(conn->stream.get_executor(), [conn] {
+      conn->draining = true;
       if (conn->idle) conn->stream.cancel();
+      if (conn->drain_hook) conn->drain_hook();
     });
   }
   co_return co_await tasks_.WaitEmpty(timeout);

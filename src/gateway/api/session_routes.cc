@@ -121,22 +121,23 @@ void AddSessionRoutes(http::Router& router, accounts::AccountService& accounts, 
       req.pacing = json::serialize(outbox::PacingToJson(*parsed));
     }
     req.max_sessions = accounts.PlanOf(caller.principal)->sessions;
-    std::string webhook_url = req.webhook_url;
+    std::optional<webhooks::CreatedEndpoint> endpoint;
+    if (!req.webhook_url.empty()) {
+      std::string account_id = caller.principal.account_id;
+      std::string url = req.webhook_url;
+      req.before_start = [&hooks, &endpoint, account_id, url](const store::SessionRow& row)
+          -> asio::awaitable<base::Result<void, http::ApiError>> {
+        webhooks::EndpointSpec spec{.url = url, .description = "session " + row.name, .session_id = row.id};
+        auto made = co_await hooks.CreateEndpoint(account_id, std::move(spec));
+        if (!made) co_return made.error();
+        endpoint = std::move(*made);
+        co_return base::Result<void, http::ApiError>{};
+      };
+    }
     auto made = co_await sessions.Create(caller.principal.account_id, std::move(req));
     if (!made) co_return http::Problem(ctx.request, made.error());
     json::object created = SessionJson(*made);
-    if (!webhook_url.empty()) {
-      webhooks::EndpointSpec spec{.url = webhook_url, .description = "session " + made->row.name,
-                                  .session_id = made->row.id};
-      auto endpoint = co_await hooks.CreateEndpoint(caller.principal.account_id, std::move(spec));
-      if (!endpoint) {
-        // The URL is refused (e.g. a private address): no half-made session stays behind.
-        auto removed = co_await sessions.Delete(caller.principal.account_id, made->row.id);
-        (void)removed;
-        co_return http::Problem(ctx.request, endpoint.error());
-      }
-      created["webhook"] = json::object{{"id", endpoint->endpoint.id}, {"secret", endpoint->secret}};
-    }
+    if (endpoint) created["webhook"] = json::object{{"id", endpoint->endpoint.id}, {"secret", endpoint->secret}};
     auto res = JsonResponse(ctx.request, status::created, created);
     res.set(http::beast_http::field::location, "/v1/sessions/" + made->row.id);
     caller.Decorate(res);

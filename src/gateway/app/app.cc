@@ -23,8 +23,10 @@
 #include "base/http/server.h"
 #include "gateway/accounts/service.h"
 #include "gateway/api/account_routes.h"
+#include "gateway/api/event_routes.h"
 #include "gateway/api/message_routes.h"
 #include "gateway/api/openapi.h"
+#include "gateway/app/wasim_child.h"
 #include "gateway/api/session_routes.h"
 #include "gateway/api/webhook_routes.h"
 #include "gateway/events/bus.h"
@@ -174,12 +176,17 @@ webhooks::ServiceOptions WebhookOptionsFrom(const config::Config& config) {
 http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
                         sessions::SessionManager& sessions, outbox::Outbox& outbox,
                         webhooks::Service& hooks,
-                        const config::Config& config) {
+                        const config::Config& config, store::EventStore& event_log,
+                        events::Bus& bus, base::metrics::Registry& metrics) {
   http::Router router;
   api::AddAccountRoutes(router, accounts, {.operator_token = config.operator_token});
   api::AddSessionRoutes(router, accounts, sessions, hooks);
   api::AddMessageRoutes(router, accounts, sessions, outbox);
   api::AddWebhookRoutes(router, accounts, hooks);
+  api::StreamOptions streams;
+  streams.push.heartbeat = std::chrono::milliseconds(config.stream_heartbeat_ms);
+  api::AddEventRoutes(router, accounts, sessions, event_log, bus, streams);
+  api::AddMetricsRoute(router, metrics, {.enabled = config.metrics_enabled, .token = config.metrics_token});
   api::AddOpenApiRoute(router);
   router.Add(bhttp::verb::get, "/healthz", [](http::Context& ctx) -> asio::awaitable<http::Response> {
     co_return http::Json(ctx.request, bhttp::status::ok, R"({"status":"ok"})");
@@ -244,6 +251,23 @@ int Serve(const config::Config& config) {
     Fail(*err);
     return 1;
   }
+  // The sandbox's own wasim, started before any thread exists (fork) when no URL is given.
+  std::optional<WasimChild> wasim;
+  config::Config effective = config;
+  if (!config.sandbox_wasim.empty() && config.sandbox_chat_url.empty()) {
+    std::string err;
+    wasim = WasimChild::Start(ResolveWasimBinary(config.sandbox_wasim), config.data_dir / "wasim",
+                              std::chrono::seconds(15), &err);
+    if (!wasim) {
+      Fail("cannot start the sandbox's wasim: " + err);
+      return 1;
+    }
+    const auto& e = wasim->endpoints();
+    effective.sandbox_chat_url = e.chat_url;
+    effective.sandbox_root_key_hex = e.root_key_hex;
+    effective.sandbox_ca_file = e.cert_file;
+    effective.sandbox_control_url = e.control_url;
+  }
   auto store = OpenStore(config);
   if (!store) return 1;
   if (auto checked = store->VerifyMasterKeyCheck(MasterKeyCheck(master_key)); !checked) {
@@ -263,19 +287,63 @@ int Serve(const config::Config& config) {
   store::sqlite::SqliteMessageStore message_rows(*store);
   // Producers append to the event log, then publish here; webhook delivery only wakes on it.
   events::Bus bus;
+  base::metrics::Registry metrics;
+  auto process_metrics = base::metrics::AddProcessCollector(metrics);
+  auto& events_total = metrics.Counter("wagate_events_total", "Events published, by type.");
+  auto& messages_total = metrics.Counter("wagate_messages_total",
+                                         "Message status changes (queued ... played, failed) and received messages.");
+  int events_token = bus.Subscribe([&events_total, &messages_total](const store::EventRow& e) {
+    events_total.Add({{"type", e.type}}).Increment();
+    if (e.type == events::kMessageReceived) {
+      messages_total.Add({{"status", "received"}}).Increment();
+    } else if (e.type == events::kMessageStatus) {
+      // The outbox writes this JSON itself (compact, "status" once at the top level): a search
+      // is enough and keeps the bus listener cheap.
+      auto at = e.data.find("\"status\":\"");
+      if (at != std::string::npos) {
+        at += 10;
+        messages_total.Add({{"status", e.data.substr(at, e.data.find('"', at) - at)}}).Increment();
+      }
+    }
+  });
   outbox::Outbox outbox(ioc, message_rows, session_rows, bus, OutboxOptionsFrom(config));
-  auto manager_options = ManagerOptionsFrom(config);
+  auto manager_options = ManagerOptionsFrom(effective);
   manager_options.events = &event_log;
   manager_options.bus = &bus;
   manager_options.plugin = &outbox;
   sessions::SessionManager sessions(ioc, session_rows, states, std::move(manager_options));
+  auto session_metrics = metrics.AddCollector(
+      "wagate_sessions", "Running sessions by status.", base::metrics::Type::kGauge, [&sessions] {
+        std::vector<base::metrics::Sample> out;
+        for (const auto& [status, n] : sessions.CountByStatus()) {
+          out.push_back({{{"status", status}}, static_cast<double>(n)});
+        }
+        return out;
+      });
+  auto queue_metrics = metrics.AddCollector(
+      "wagate_outbox_queued", "Outgoing messages waiting (queued or sending), all sessions.",
+      base::metrics::Type::kGauge, [&outbox] {
+        return std::vector<base::metrics::Sample>{{{}, static_cast<double>(outbox.counters().queued)}};
+      });
+  auto queue_age_metrics = metrics.AddCollector(
+      "wagate_outbox_oldest_queued_age_seconds", "Age of the oldest waiting outgoing message.",
+      base::metrics::Type::kGauge, [&outbox] {
+        auto c = outbox.counters();
+        double age = 0;
+        if (c.oldest_queued_ms > 0) {
+          auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+          age = static_cast<double>(std::max<std::int64_t>(0, now - c.oldest_queued_ms)) / 1000.0;
+        }
+        return std::vector<base::metrics::Sample>{{{}, age}};
+      });
   store::sqlite::SqliteWebhookStore webhook_rows(*store, master_key);
   webhooks::Service hooks(ioc, webhook_rows, session_rows, WebhookOptionsFrom(config));
   int hooks_token = bus.Subscribe([&hooks](const store::EventRow&) { hooks.Wake(); });
   hooks.Start();
   http::Server server(ioc, std::move(*acceptor),
-                      MakeRouter(*store, accounts, sessions, outbox, hooks, config),
-                      {.max_body_bytes = config.max_body_bytes});
+                      MakeRouter(*store, accounts, sessions, outbox, hooks, config, event_log, bus, metrics),
+                      {.max_body_bytes = config.max_body_bytes, .on_request = api::HttpMetrics(metrics)});
   outbox.Start();
   asio::co_spawn(ioc, sessions.StartAll(), asio::detached);
 
@@ -324,6 +392,10 @@ int Serve(const config::Config& config) {
   std::string host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
                                              : bound.address().to_string();
   std::printf("wagate listening on http://%s:%u\n", host.c_str(), unsigned(bound.port()));
+  if (wasim) {
+    std::printf("sandbox: wasim control API on %s (create a phone, then scan a session's QR with it)\n",
+                wasim->endpoints().control_url.c_str());
+  }
   std::fflush(stdout);
   spdlog::info("wagate {} serving on {}:{} (data dir {}, instance {})", WA_VERSION, host,
                bound.port(), config.data_dir.string(), store->instance_id());
@@ -332,6 +404,7 @@ int Serve(const config::Config& config) {
   for (int i = 1; i < threads; ++i) workers.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : workers) t.join();
+  bus.Unsubscribe(events_token);
   store.reset();
   base::FlushLogs();
   return 0;

@@ -5,10 +5,13 @@
 #include <string>
 
 #include "base/http/router.h"
+#include "base/metrics/registry.h"
 #include "gateway/accounts/service.h"
 #include "gateway/config/config.h"
+#include "gateway/events/bus.h"
 #include "gateway/outbox/outbox.h"
 #include "gateway/sessions/manager.h"
+#include "gateway/store/events.h"
 #include "gateway/store/store.h"
 #include "gateway/webhooks/service.h"
 
@@ -17,7 +20,9 @@ namespace gateway::app {
 // Every route of the API (tests compare it with the OpenAPI document).
 base::http::Router MakeRouter(store::Store& store, accounts::AccountService& accounts,
                               sessions::SessionManager& sessions, outbox::Outbox& outbox,
-                              webhooks::Service& hooks, const config::Config& config);
+                              webhooks::Service& hooks, const config::Config& config,
+                              store::EventStore& event_log, events::Bus& bus,
+                              base::metrics::Registry& metrics);
 
 // The webhook worker's options from the configuration (sandbox mode allows loopback receivers).
 webhooks::ServiceOptions WebhookOptionsFrom(const config::Config& config);

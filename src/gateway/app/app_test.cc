@@ -10,6 +10,7 @@
 
 #include "gateway/api/openapi.h"
 #include "gateway/store/sqlite/account_store.h"
+#include "gateway/store/sqlite/event_store.h"
 #include "gateway/store/sqlite/session_state.h"
 #include "gateway/store/sqlite/session_store.h"
 #include "gateway/store/sqlite/message_store.h"
@@ -41,7 +42,9 @@ TEST(OpenApi, DocumentsExactlyTheRoutesOfTheRouter) {
   outbox::Outbox outbox(ioc, message_rows, session_rows, bus, {});
   store::sqlite::SqliteWebhookStore webhook_rows(**store, base::Bytes(32, 1));
   webhooks::Service hooks(ioc, webhook_rows, session_rows, {});
-  auto router = MakeRouter(**store, accounts, sessions, outbox, hooks, config);
+  store::sqlite::SqliteEventStore event_log(**store);
+  base::metrics::Registry metrics;
+  auto router = MakeRouter(**store, accounts, sessions, outbox, hooks, config, event_log, bus, metrics);
 
   std::set<std::pair<std::string, std::string>> served;
   for (const auto& route : router.routes()) {

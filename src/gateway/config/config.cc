@@ -212,6 +212,13 @@ const std::vector<Spec>& Specs() {
          c.sandbox_control_url = v;
          return std::nullopt;
        }},
+      {"sandbox.wasim", Kind::kString, "",
+       "when sandbox.chat_url is empty: start this wasim binary as the sandbox (\"auto\": the one beside wagate)",
+       false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         c.sandbox_wasim = v;
+         return std::nullopt;
+       }},
       {"sandbox.default", Kind::kInt, "0", "1: new sessions are sandbox sessions unless they say otherwise",
        false, IntIn(0, 1, [](Config& c, long long v) { c.sandbox_default = v != 0; })},
       {"outbox.logged_out_grace_ms", Kind::kInt, "600000",
@@ -232,6 +239,16 @@ const std::vector<Spec>& Specs() {
          c.operator_token = v;
          return std::nullopt;
        }},
+      {"metrics.enabled", Kind::kInt, "1", "1: serve GET /metrics (Prometheus text); 0: answer 404", false,
+       IntIn(0, 1, [](Config& c, long long v) { c.metrics_enabled = v != 0; })},
+      {"metrics.token", Kind::kString, "", "bearer token /metrics requires (empty: none)", true,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         c.metrics_token = v;
+         return std::nullopt;
+       }},
+      {"server.stream_heartbeat_ms", Kind::kInt, "15000",
+       "heartbeat of event streams (SSE comment, WebSocket ping)", false,
+       IntIn(100, 600000, [](Config& c, long long v) { c.stream_heartbeat_ms = int(v); })},
       {"webhooks.timeout_ms", Kind::kInt, "10000", "time limit of one webhook POST (resolve to response)", false,
        IntIn(100, 120000, [](Config& c, long long v) { c.webhooks_timeout_ms = static_cast<int>(v); })},
       {"webhooks.retry_first_delay_ms", Kind::kInt, "5000", "delay before the first retry (then x4 each time)", false,

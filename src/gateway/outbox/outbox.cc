@@ -209,17 +209,19 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     co_return false;
   }
 
-  asio::awaitable<void> Change(const MessageRow& m, std::string to_status, std::string code = "",
-                               std::string detail = "", int attempts_inc = 0, std::int64_t wa_ts = 0,
+  // The strings are views (literals, or a Failure that outlives the call): no temporaries with
+  // destructors in the callers' co_await expressions (g++ 12).
+  asio::awaitable<void> Change(const std::string& message_id, std::string_view to_status, std::string_view code = {},
+                               std::string_view detail = {}, int attempts_inc = 0, std::int64_t wa_ts = 0,
                                bool first_contact = false) {
-    store::MessageStore::Transition t{.message_id = m.id, .status = std::move(to_status), .at_ms = NowMs(),
-                                      .error_code = std::move(code), .error_detail = std::move(detail),
+    store::MessageStore::Transition t{.message_id = message_id, .status = std::string(to_status), .at_ms = NowMs(),
+                                      .error_code = std::string(code), .error_detail = std::string(detail),
                                       .attempts_inc = attempts_inc, .wa_timestamp = wa_ts,
                                       .first_contact = first_contact};
     std::vector<store::MessageStore::Transition> changes{std::move(t)};
     auto events = co_await outbox_.messages_.Advance(row_.id, std::move(changes));
     if (!events) {
-      spdlog::warn("session {}: recording a status of {} failed: {}", row_.id, m.id, events.error().message());
+      spdlog::warn("session {}: recording a status of {} failed: {}", row_.id, message_id, events.error().message());
       co_return;
     }
     outbox_.Publish(*events);
@@ -235,12 +237,17 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     for (const auto& m : *pending) {
       if (m.status != "queued" || !m.expires_ms) continue;
       if (*m.expires_ms <= now) {
-        co_await Change(m, "failed", "expired", "expires_at passed before the message could be sent");
+        co_await Change(m.id, "failed", "expired", "expires_at passed before the message could be sent");
       } else {
         next = std::min(next, *m.expires_ms);
       }
     }
     co_return next - now;
+  }
+
+  // Detached: owns its id.
+  asio::awaitable<void> MarkSending(std::string message_id) {
+    co_await Change(message_id, "sending", "", "", 1);
   }
 
   static asio::awaitable<void> Run(std::shared_ptr<Dispatcher> self) {
@@ -280,7 +287,7 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       for (const auto& m : *pending) {
         if (held.count(m.chat_jid)) continue;
         if (m.status == "queued" && m.expires_ms && *m.expires_ms <= now) {
-          co_await Change(m, "failed", "expired", "expires_at passed before the message could be sent");
+          co_await Change(m.id, "failed", "expired", "expires_at passed before the message could be sent");
           continue;
         }
         auto last = last_to_.find(m.chat_jid);
@@ -327,14 +334,16 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
         co_await Sleep(send_at - now);
       }
       if (stopping_) break;
-      co_await Change(m, "sending", "", "", 1);
+      // Not awaited: the WhatsApp id is fixed, so a crash between this and the send only resends
+      // the same message; the writer keeps this change before the "sent" that follows.
+      asio::co_spawn(strand_, MarkSending(m.id), asio::detached);
       wa::client::SendTextRequest request{.to = m.chat_jid, .text = m.text, .mentions = m.mentions, .id = m.wa_id};
       if (!m.quoted_id.empty()) {
         request.quoted = wa::client::QuotedMessage{m.quoted_id, m.quoted_participant, m.quoted_text};
       }
       auto sent = co_await client_.SendText(std::move(request));
       if (sent) {
-        co_await Change(m, "sent", "", "", 0, sent->timestamp, first_contact);
+        co_await Change(m.id, "sent", "", "", 0, sent->timestamp, first_contact);
         std::int64_t at = NowMs();
         ++sent_today_;
         if (first_contact) ++first_today_;
@@ -350,7 +359,7 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       spdlog::info("session {}: sending {} failed: {}", row_.id, m.id, sent.error().message());
       if (f.verdict == Verdict::kRetry && m.attempts + 1 >= outbox_.options_.max_attempts) f.verdict = Verdict::kFail;
       if (f.verdict == Verdict::kFail) {
-        co_await Change(m, "failed", f.code, f.detail);
+        co_await Change(m.id, "failed", f.code, f.detail);
         std::lock_guard lock(outbox_.mu_);
         ++outbox_.counters_.failed;
         continue;
@@ -557,6 +566,11 @@ asio::awaitable<void> Outbox::Sweep() {
           ++it;
         }
       }
+    }
+    if (auto totals = co_await messages_.QueueTotals()) {
+      std::lock_guard lock(mu_);
+      counters_.queued = totals->first;
+      counters_.oldest_queued_ms = totals->second;
     }
     for (const auto& id : due) {
       auto events = co_await messages_.FailPending(id, "logged_out",

@@ -520,6 +520,14 @@ asio::awaitable<base::Result<SessionView, ApiError>> SessionManager::Create(std:
   row.created_ms = row.status_ms;
   auto created = co_await rows_.CreateSession(row);
   if (!created) co_return StoreError(created.error());
+  if (request.before_start) {
+    auto prepared = co_await request.before_start(row);
+    if (!prepared) {
+      auto removed = co_await rows_.DeleteSession(row.id);
+      if (!removed) spdlog::warn("session {}: removing it after a failed start failed: {}", row.id, removed.error().message());
+      co_return prepared.error();
+    }
+  }
   auto launched = co_await Launch(row);
   if (!launched) co_return launched.error();
   co_return ViewOf(row);

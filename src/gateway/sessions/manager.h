@@ -86,6 +86,9 @@ struct CreateRequest {
   std::optional<int> max_delay_ms;
   std::optional<std::int64_t> daily_limit;
   std::string pacing = "{}";  // validated JSON (outbox::PacingFromJson)
+  // Runs after the session is stored and before it starts (e.g. its own webhook endpoint, so
+  // that endpoint hears every event of the session); an error removes the session again.
+  std::function<boost::asio::awaitable<base::Result<void, ApiError>>(const store::SessionRow&)> before_start;
   int max_sessions = 0;  // the account's plan limit
 };
 

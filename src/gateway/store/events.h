@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ class EventStore {
   // The same for one account's session (live streams resuming after a reconnect).
   virtual boost::asio::awaitable<base::Result<std::vector<EventRow>>> SessionEventsAfter(
       std::string account_id, std::string session_id, std::int64_t after_seq, int limit) = 0;
+  // The seq of one of the account's events by its id (a stream's Last-Event-ID); nullopt when
+  // there is none (never was, or pruned).
+  virtual boost::asio::awaitable<base::Result<std::optional<std::int64_t>>> EventSeqOf(
+      std::string account_id, std::string event_id) = 0;
   // The highest seq so far (0 when empty).
   virtual boost::asio::awaitable<base::Result<std::int64_t>> LastEventSeq() = 0;
   // Drops events older than `before_ms` whose seq is at most `max_seq` (retention; the caller

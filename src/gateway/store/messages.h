@@ -151,6 +151,8 @@ class MessageStore {
   // (first-contact rule).
   virtual boost::asio::awaitable<base::Result<bool>> HasReceivedFrom(std::string session_id,
                                                                       std::string chat_jid) = 0;
+  // Every session's waiting outgoing messages: how many, and the oldest one's created_ms (0: none).
+  virtual boost::asio::awaitable<base::Result<std::pair<std::int64_t, std::int64_t>>> QueueTotals() = 0;
   virtual boost::asio::awaitable<base::Result<SendingStats>> Stats(std::string session_id,
                                                                    std::int64_t since_ms) = 0;
   // The account's outgoing messages created at or after `since_ms` (monthly plan limit).

@@ -105,6 +105,21 @@ asio::awaitable<base::Result<std::vector<EventRow>>> SqliteEventStore::SessionEv
   co_return co_await OnPool<std::vector<EventRow>>(store_, std::move(fn));
 }
 
+asio::awaitable<base::Result<std::optional<std::int64_t>>> SqliteEventStore::EventSeqOf(
+    std::string account_id, std::string event_id) {
+  auto fn = [=](sqlite3* db) -> base::Result<std::optional<std::int64_t>> {
+    Stmt s(db, "SELECT seq FROM events WHERE id = ? AND account_id = ?");
+    if (!s.ok()) return ErrorOf(db);
+    s.Bind(1, event_id);
+    s.Bind(2, account_id);
+    int rc = s.Step();
+    if (rc == SQLITE_ROW) return std::optional<std::int64_t>(s.Int(0));
+    if (rc != SQLITE_DONE) return ErrorOf(db);
+    return std::optional<std::int64_t>();
+  };
+  co_return co_await OnPool<std::optional<std::int64_t>>(store_, std::move(fn));
+}
+
 asio::awaitable<base::Result<std::int64_t>> SqliteEventStore::LastEventSeq() {
   auto fn = [](sqlite3* db) -> base::Result<std::int64_t> {
     // The sequence table remembers the highest seq even after pruning emptied the log.

@@ -28,6 +28,8 @@ class SqliteEventStore final : public EventStore {
                                                                          int limit) override;
   boost::asio::awaitable<base::Result<std::vector<EventRow>>> SessionEventsAfter(
       std::string account_id, std::string session_id, std::int64_t after_seq, int limit) override;
+  boost::asio::awaitable<base::Result<std::optional<std::int64_t>>> EventSeqOf(
+      std::string account_id, std::string event_id) override;
   boost::asio::awaitable<base::Result<std::int64_t>> LastEventSeq() override;
   boost::asio::awaitable<base::Result<std::int64_t>> PruneEvents(std::int64_t before_ms,
                                                                 std::int64_t max_seq) override;

@@ -74,6 +74,16 @@ TEST_F(EventStoreTest, AppendAssignsIncreasingSeqsAndReadsBackInOrder) {
   EXPECT_EQ((*mine)[0].type, "session.status");
 }
 
+TEST_F(EventStoreTest, EventSeqOfFindsOnlyTheAccountsOwnEvents) {
+  auto rows = RunTask(ioc_, events_->AppendEvents({Make("acc_1", "s", "t"), Make("acc_2", "s", "t")}));
+  ASSERT_TRUE(rows);
+  auto mine = RunTask(ioc_, events_->EventSeqOf("acc_1", (*rows)[0].id));
+  ASSERT_TRUE(mine);
+  EXPECT_EQ(*mine, std::optional<std::int64_t>((*rows)[0].seq));
+  EXPECT_EQ(*RunTask(ioc_, events_->EventSeqOf("acc_1", (*rows)[1].id)), std::nullopt);
+  EXPECT_EQ(*RunTask(ioc_, events_->EventSeqOf("acc_1", "evt_nope")), std::nullopt);
+}
+
 TEST_F(EventStoreTest, PruneKeepsRecentAndUnfinishedEventsAndNeverReusesASeq) {
   auto rows = RunTask(ioc_, events_->AppendEvents({Make("a", "s", "t", 100), Make("a", "s", "t", 200),
                                                    Make("a", "s", "t", 300)}));

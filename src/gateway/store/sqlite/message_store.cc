@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstdint>
+#include <unordered_map>
 
 #include "gateway/store/message_json.h"
 #include "gateway/store/sqlite/event_store.h"
@@ -90,10 +91,36 @@ base::Result<std::vector<MessageRow>> Select(sqlite3* db, const std::string& whe
 constexpr const char* kInsertMessage =
     "INSERT INTO messages(id, account_id, session_id, direction, wa_id, chat_jid, recipient, "
     "sender_jid, sender_pn, sender_lid, push_name, type, body, quoted_id, quoted_participant, "
-    "quoted_text, mentions, status, expires_ms, wa_timestamp, created_ms, updated_ms) "
-    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "quoted_text, mentions, status, expires_ms, wa_timestamp, created_ms, updated_ms, sent_ms) "
+    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr const char* kAddHistory =
+    "INSERT OR IGNORE INTO message_status(message_id, status, at_ms) VALUES(?, ?, ?)";
+constexpr const char* kFindKey =
+    "SELECT request_hash, message_id FROM idempotency_keys WHERE account_id = ? AND key = ?";
+constexpr const char* kUsage = "SELECT messages FROM account_usage WHERE account_id = ? AND month_start_ms = ?";
+constexpr const char* kSaveKey =
+    "INSERT OR REPLACE INTO idempotency_keys(account_id, key, request_hash, message_id, created_ms) "
+    "VALUES(?, ?, ?, ?, ?)";
+constexpr const char* kCount =
+    "INSERT INTO account_usage(account_id, month_start_ms, messages) VALUES(?, ?, 1) "
+    "ON CONFLICT(account_id, month_start_ms) DO UPDATE SET messages = messages + 1";
+constexpr const char* kUpdateStatus =
+    "UPDATE messages SET status = ?, updated_ms = ?, attempts = ?, error_code = ?, error_detail = ?, "
+    "sent_ms = ?, wa_timestamp = ?, first_contact = ? WHERE id = ?";
+// kColumns, spelled out so the statements are constants the cache can key on.
+#define WA_MESSAGE_COLUMNS                                                                          \
+  "n, id, account_id, session_id, direction, wa_id, chat_jid, recipient, sender_jid, sender_pn, " \
+  "sender_lid, push_name, type, body, quoted_id, quoted_participant, quoted_text, mentions, "      \
+  "status, error_code, error_detail, expires_ms, attempts, first_contact, wa_timestamp, "          \
+  "created_ms, updated_ms, sent_ms"
+constexpr const char* kById = "SELECT " WA_MESSAGE_COLUMNS " FROM messages WHERE id = ?";
+constexpr const char* kOutById =
+    "SELECT " WA_MESSAGE_COLUMNS " FROM messages WHERE session_id = ? AND direction = 'out' AND id = ?";
+constexpr const char* kOutByWaId =
+    "SELECT " WA_MESSAGE_COLUMNS " FROM messages WHERE session_id = ? AND direction = ? AND wa_id = ?";
+#undef WA_MESSAGE_COLUMNS
 
-// Binds `m` to a prepared kInsertMessage (after Reset) and runs it.
+// Binds `m` to a prepared kInsertMessage and runs it.
 base::Result<void> BindAndInsert(sqlite3* db, Stmt& s, MessageRow& m) {
   s.Bind(1, m.id);
   s.Bind(2, m.account_id);
@@ -117,25 +144,9 @@ base::Result<void> BindAndInsert(sqlite3* db, Stmt& s, MessageRow& m) {
   s.Bind(20, static_cast<long long>(m.wa_timestamp));
   s.Bind(21, static_cast<long long>(m.created_ms));
   s.Bind(22, static_cast<long long>(m.updated_ms));
+  s.Bind(23, static_cast<long long>(m.sent_ms));
   if (s.Step() != SQLITE_DONE) return ErrorOf(db);
   m.n = sqlite3_last_insert_rowid(db);
-  return {};
-}
-
-base::Result<void> Insert(sqlite3* db, MessageRow& m) {
-  Stmt s(db, kInsertMessage);
-  if (!s.ok()) return ErrorOf(db);
-  return BindAndInsert(db, s, m);
-}
-
-base::Result<void> AddHistory(sqlite3* db, const std::string& message_id, const std::string& status,
-                              std::int64_t at_ms) {
-  Stmt s(db, "INSERT OR IGNORE INTO message_status(message_id, status, at_ms) VALUES(?, ?, ?)");
-  if (!s.ok()) return ErrorOf(db);
-  s.Bind(1, message_id);
-  s.Bind(2, status);
-  s.Bind(3, static_cast<long long>(at_ms));
-  if (s.Step() != SQLITE_DONE) return ErrorOf(db);
   return {};
 }
 
@@ -157,20 +168,67 @@ bool Forward(const std::string& from, const std::string& to) {
   return b > a || (b == a && to == "sending");
 }
 
-base::Result<std::optional<MessageRow>> FindOut(sqlite3* db, const std::string& session_id,
-                                                const std::string& column, const std::string& value) {
-  auto rows = Select(db, "WHERE session_id = ? AND direction = 'out' AND " + column + " = ?",
-                     [&](Stmt& s) {
-                       s.Bind(1, session_id);
-                       s.Bind(2, value);
-                     });
-  if (!rows) return rows.error();
-  if (rows->empty()) return std::optional<MessageRow>();
-  return std::optional<MessageRow>(std::move(rows->front()));
+}  // namespace
+
+// The statements of one writer batch, prepared on first use and reused (reset) after: a batch
+// of a thousand enqueues prepares each statement once. Only for statements whose rows are read
+// to the end before the same statement is used again.
+class SqliteMessageStore::Statements {
+ public:
+  explicit Statements(sqlite3* db) : db_(db) {}
+  sqlite3* db() const { return db_; }
+  // Null when it does not prepare (the caller returns ErrorOf(db)).
+  Stmt* Get(const char* sql) {
+    auto& s = cache_[sql];
+    if (!s) {
+      s = std::make_unique<Stmt>(db_, sql);
+    } else {
+      s->Reset();
+    }
+    return s->ok() ? s.get() : nullptr;
+  }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<const char*, std::unique_ptr<Stmt>> cache_;
+};
+
+namespace {
+
+using Statements = SqliteMessageStore::Statements;
+
+base::Result<std::optional<MessageRow>> FindOne(Statements& st, const char* sql,
+                                                const std::function<void(Stmt&)>& bind) {
+  Stmt* s = st.Get(sql);
+  if (!s) return ErrorOf(st.db());
+  bind(*s);
+  int rc = s->Step();
+  if (rc == SQLITE_DONE) return std::optional<MessageRow>();
+  if (rc != SQLITE_ROW) return ErrorOf(st.db());
+  return std::optional<MessageRow>(Read(*s));
 }
 
-// Applies one change to `m` inside a transaction; appends its event to `events`.
-base::Result<void> Apply(sqlite3* db, MessageRow& m, const MessageStore::Transition& t,
+base::Result<void> AddHistory(Statements& st, const std::string& message_id, const std::string& status,
+                              std::int64_t at_ms) {
+  Stmt* s = st.Get(kAddHistory);
+  if (!s) return ErrorOf(st.db());
+  s->Bind(1, message_id);
+  s->Bind(2, status);
+  s->Bind(3, static_cast<long long>(at_ms));
+  if (s->Step() != SQLITE_DONE) return ErrorOf(st.db());
+  return {};
+}
+
+base::Result<void> AddEvent(Statements& st, std::vector<EventRow>& events, EventRow e) {
+  Stmt* s = st.Get(kInsertEvent);
+  if (!s) return ErrorOf(st.db());
+  if (auto added = InsertEvent(st.db(), *s, e); !added) return added;
+  events.push_back(std::move(e));
+  return {};
+}
+
+// Applies one change to `m`; appends its event to `events`.
+base::Result<void> Apply(Statements& st, MessageRow& m, const MessageStore::Transition& t,
                          std::vector<EventRow>& events) {
   if (!Forward(m.status, t.status)) return {};
   bool new_status = m.status != t.status;
@@ -186,27 +244,92 @@ base::Result<void> Apply(sqlite3* db, MessageRow& m, const MessageStore::Transit
     m.wa_timestamp = t.wa_timestamp;
     m.first_contact = t.first_contact;
   }
-  Stmt s(db,
-         "UPDATE messages SET status = ?, updated_ms = ?, attempts = ?, error_code = ?, "
-         "error_detail = ?, sent_ms = ?, wa_timestamp = ?, first_contact = ? WHERE id = ?");
-  if (!s.ok()) return ErrorOf(db);
-  s.Bind(1, m.status);
-  s.Bind(2, static_cast<long long>(m.updated_ms));
-  s.Bind(3, static_cast<long long>(m.attempts));
-  s.Bind(4, m.error_code);
-  s.Bind(5, m.error_detail);
-  s.Bind(6, static_cast<long long>(m.sent_ms));
-  s.Bind(7, static_cast<long long>(m.wa_timestamp));
-  s.Bind(8, static_cast<long long>(m.first_contact));
-  s.Bind(9, m.id);
-  if (s.Step() != SQLITE_DONE) return ErrorOf(db);
+  Stmt* s = st.Get(kUpdateStatus);
+  if (!s) return ErrorOf(st.db());
+  s->Bind(1, m.status);
+  s->Bind(2, static_cast<long long>(m.updated_ms));
+  s->Bind(3, static_cast<long long>(m.attempts));
+  s->Bind(4, m.error_code);
+  s->Bind(5, m.error_detail);
+  s->Bind(6, static_cast<long long>(m.sent_ms));
+  s->Bind(7, static_cast<long long>(m.wa_timestamp));
+  s->Bind(8, static_cast<long long>(m.first_contact));
+  s->Bind(9, m.id);
+  if (s->Step() != SQLITE_DONE) return ErrorOf(st.db());
   if (!new_status) return {};
-  if (auto h = AddHistory(db, m.id, m.status, t.at_ms); !h) return h;
-  EventRow e{.account_id = m.account_id, .session_id = m.session_id, .type = "message.status",
-             .data = MessageStatusEventData(m, t.at_ms), .created_ms = t.at_ms};
-  if (auto added = AppendEventTx(db, e); !added) return added;
-  events.push_back(std::move(e));
-  return {};
+  if (auto h = AddHistory(st, m.id, m.status, t.at_ms); !h) return h;
+  return AddEvent(st, events,
+                  EventRow{.account_id = m.account_id, .session_id = m.session_id, .type = "message.status",
+                           .data = MessageStatusEventData(m, t.at_ms), .created_ms = t.at_ms});
+}
+
+// One enqueue inside the batch's transaction.
+base::Result<EnqueueOutcome> EnqueueOne(Statements& st, const EnqueueItem& item) {
+  EnqueueOutcome out;
+  MessageRow m = item.message;
+  if (item.idempotency) {
+    Stmt* k = st.Get(kFindKey);
+    if (!k) return ErrorOf(st.db());
+    k->Bind(1, m.account_id);
+    k->Bind(2, item.idempotency->key);
+    int rc = k->Step();
+    if (rc == SQLITE_ROW) {
+      if (k->Text(0) != item.idempotency->request_hash) {
+        out.kind = EnqueueOutcome::Kind::kKeyConflict;
+        return out;
+      }
+      std::string first_id = k->Text(1);
+      auto first = FindOne(st, kById, [&](Stmt& s) { s.Bind(1, first_id); });
+      if (!first) return first.error();
+      if (*first) {
+        out.kind = EnqueueOutcome::Kind::kReplayed;
+        out.message = std::move(**first);
+        return out;
+      }
+      // The first message is gone (retention): the key is spent; a new message below.
+    } else if (rc != SQLITE_DONE) {
+      return ErrorOf(st.db());
+    }
+  }
+  if (item.monthly_limit > 0) {
+    Stmt* u = st.Get(kUsage);
+    if (!u) return ErrorOf(st.db());
+    u->Bind(1, m.account_id);
+    u->Bind(2, static_cast<long long>(item.month_start_ms));
+    int rc = u->Step();
+    std::int64_t used = rc == SQLITE_ROW ? u->Int(0) : 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return ErrorOf(st.db());
+    if (used >= item.monthly_limit) {
+      out.kind = EnqueueOutcome::Kind::kOverMonthlyLimit;
+      return out;
+    }
+  }
+  Stmt* insert = st.Get(kInsertMessage);
+  if (!insert) return ErrorOf(st.db());
+  if (auto ins = BindAndInsert(st.db(), *insert, m); !ins) return ins.error();
+  if (auto h = AddHistory(st, m.id, m.status, m.created_ms); !h) return h.error();
+  if (item.idempotency) {
+    Stmt* k = st.Get(kSaveKey);
+    if (!k) return ErrorOf(st.db());
+    k->Bind(1, m.account_id);
+    k->Bind(2, item.idempotency->key);
+    k->Bind(3, item.idempotency->request_hash);
+    k->Bind(4, m.id);
+    k->Bind(5, static_cast<long long>(m.created_ms));
+    if (k->Step() != SQLITE_DONE) return ErrorOf(st.db());
+  }
+  Stmt* c = st.Get(kCount);
+  if (!c) return ErrorOf(st.db());
+  c->Bind(1, m.account_id);
+  c->Bind(2, static_cast<long long>(item.month_start_ms));
+  if (c->Step() != SQLITE_DONE) return ErrorOf(st.db());
+  auto added = AddEvent(st, out.events,
+                        EventRow{.account_id = m.account_id, .session_id = m.session_id, .type = "message.status",
+                                 .data = MessageStatusEventData(m, m.created_ms), .created_ms = m.created_ms});
+  if (!added) return added.error();
+  out.kind = EnqueueOutcome::Kind::kQueued;
+  out.message = std::move(m);
+  return out;
 }
 
 }  // namespace
@@ -229,16 +352,16 @@ std::size_t SqliteMessageStore::largest_batch() const {
   return largest_batch_;
 }
 
-void SqliteMessageStore::Push(Pending pending) {
+void SqliteMessageStore::Push(Job job) {
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(std::move(pending));
+    queue_.push_back(std::move(job));
   }
   wake_.notify_one();
 }
 
 void SqliteMessageStore::WriterLoop() {
-  std::vector<Pending> batch;
+  std::vector<Job> batch;
   for (;;) {
     {
       std::unique_lock lock(mu_);
@@ -247,124 +370,64 @@ void SqliteMessageStore::WriterLoop() {
       batch.swap(queue_);
       largest_batch_ = std::max(largest_batch_, batch.size());
     }
-    std::vector<base::Result<EnqueueOutcome>> results;
     auto ran = store_.WithConnection([&](sqlite3* db) -> base::Result<void> {
-      results = CommitBatch(db, batch);
+      Statements st(db);
+      auto together = InTransaction(db, [&]() -> base::Result<void> {
+        for (auto& job : batch) {
+          if (auto applied = job.apply(st); !applied) return applied;
+        }
+        return {};
+      });
+      if (together) {
+        for (auto& job : batch) job.finish({});
+        return {};
+      }
+      // One job failed the batch: each alone, so the others are not refused with it.
+      for (auto& job : batch) {
+        auto alone = InTransaction(db, [&]() -> base::Result<void> { return job.apply(st); });
+        job.finish(alone ? boost::system::error_code() : alone.error());
+      }
       return {};
     });
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (!ran) {
-        batch[i].complete(ran.error());
-      } else {
-        batch[i].complete(std::move(results[i]));
-      }
+    if (!ran) {
+      for (auto& job : batch) job.finish(ran.error());
     }
     batch.clear();
   }
 }
 
-std::vector<base::Result<EnqueueOutcome>> SqliteMessageStore::CommitBatch(sqlite3* db,
-                                                                         std::vector<Pending>& batch) {
-  // Outcomes are decided inside the transaction; if it fails, every item fails with it.
-  std::vector<EnqueueOutcome> outcomes(batch.size());
-  auto done = InTransaction(db, [&]() -> base::Result<void> {
-    Stmt find_key(db, "SELECT request_hash, message_id FROM idempotency_keys WHERE account_id = ? AND key = ?");
-    Stmt usage(db, "SELECT messages FROM account_usage WHERE account_id = ? AND month_start_ms = ?");
-    Stmt insert(db, kInsertMessage);
-    Stmt history(db, "INSERT OR IGNORE INTO message_status(message_id, status, at_ms) VALUES(?, ?, ?)");
-    Stmt save_key(db,
-                  "INSERT OR REPLACE INTO idempotency_keys(account_id, key, request_hash, message_id, "
-                  "created_ms) VALUES(?, ?, ?, ?, ?)");
-    Stmt count(db,
-               "INSERT INTO account_usage(account_id, month_start_ms, messages) VALUES(?, ?, 1) "
-               "ON CONFLICT(account_id, month_start_ms) DO UPDATE SET messages = messages + 1");
-    Stmt event(db, kInsertEvent);
-    for (Stmt* st : {&find_key, &usage, &insert, &history, &save_key, &count, &event}) {
-      if (!st->ok()) return ErrorOf(db);
-    }
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      auto& item = batch[i].item;
-      auto& out = outcomes[i];
-      auto& m = item.message;
-      if (item.idempotency) {
-        find_key.Reset();
-        find_key.Bind(1, m.account_id);
-        find_key.Bind(2, item.idempotency->key);
-        int rc = find_key.Step();
-        if (rc == SQLITE_ROW) {
-          if (find_key.Text(0) != item.idempotency->request_hash) {
-            out.kind = EnqueueOutcome::Kind::kKeyConflict;
-            continue;
-          }
-          std::string first_id = find_key.Text(1);
-          auto first = Select(db, "WHERE id = ?", [&](Stmt& s) { s.Bind(1, first_id); });
-          if (!first) return first.error();
-          if (!first->empty()) {
-            out.kind = EnqueueOutcome::Kind::kReplayed;
-            out.message = std::move(first->front());
-            continue;
-          }
-          // The first message is gone (retention): the key is spent; treat as new below.
-        } else if (rc != SQLITE_DONE) {
-          return ErrorOf(db);
-        }
-      }
-      if (item.monthly_limit > 0) {
-        usage.Reset();
-        usage.Bind(1, m.account_id);
-        usage.Bind(2, static_cast<long long>(item.month_start_ms));
-        int rc = usage.Step();
-        std::int64_t used = rc == SQLITE_ROW ? usage.Int(0) : 0;
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return ErrorOf(db);
-        if (used >= item.monthly_limit) {
-          out.kind = EnqueueOutcome::Kind::kOverMonthlyLimit;
-          continue;
-        }
-      }
-      insert.Reset();
-      if (auto ins = BindAndInsert(db, insert, m); !ins) return ins;
-      history.Reset();
-      history.Bind(1, m.id);
-      history.Bind(2, m.status);
-      history.Bind(3, static_cast<long long>(m.created_ms));
-      if (history.Step() != SQLITE_DONE) return ErrorOf(db);
-      if (item.idempotency) {
-        save_key.Reset();
-        save_key.Bind(1, m.account_id);
-        save_key.Bind(2, item.idempotency->key);
-        save_key.Bind(3, item.idempotency->request_hash);
-        save_key.Bind(4, m.id);
-        save_key.Bind(5, static_cast<long long>(m.created_ms));
-        if (save_key.Step() != SQLITE_DONE) return ErrorOf(db);
-      }
-      count.Reset();
-      count.Bind(1, m.account_id);
-      count.Bind(2, static_cast<long long>(item.month_start_ms));
-      if (count.Step() != SQLITE_DONE) return ErrorOf(db);
-      EventRow e{.account_id = m.account_id, .session_id = m.session_id, .type = "message.status",
-                 .data = MessageStatusEventData(m, m.created_ms), .created_ms = m.created_ms};
-      event.Reset();
-      if (auto added = InsertEvent(db, event, e); !added) return added;
-      out.kind = EnqueueOutcome::Kind::kQueued;
-      out.message = m;
-      out.events.push_back(std::move(e));
-    }
+template <class T>
+asio::awaitable<base::Result<T>> SqliteMessageStore::Write(std::function<base::Result<T>(Statements&)> fn) {
+  auto state = std::make_shared<std::optional<base::Result<T>>>();
+  Job job;
+  job.apply = [fn = std::move(fn), state](Statements& st) -> base::Result<void> {
+    auto r = fn(st);
+    if (!r) return r.error();
+    state->emplace(std::move(r));
     return {};
-  });
-  std::vector<base::Result<EnqueueOutcome>> results;
-  results.reserve(batch.size());
-  for (auto& o : outcomes) {
-    if (done) {
-      results.emplace_back(std::move(o));
-    } else {
-      results.emplace_back(done.error());
-    }
-  }
-  return results;
+  };
+  auto initiate = [this, state](auto handler, Job job) {
+    auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+    auto h = std::make_shared<std::pair<decltype(handler), decltype(work)>>(std::move(handler), std::move(work));
+    job.finish = [h, state](boost::system::error_code ec) {
+      base::Result<T> r = ec ? base::Result<T>(boost::system::in_place_error, ec) : std::move(**state);
+      auto ex = h->second.get_executor();
+      asio::post(ex, [h, r = std::move(r)]() mutable {
+        h->first(std::move(r));
+        h->second.reset();
+      });
+    };
+    Push(std::move(job));
+  };
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(base::Result<T>)>(
+      std::move(initiate), asio::use_awaitable, std::move(job));
 }
 
 asio::awaitable<base::Result<EnqueueOutcome>> SqliteMessageStore::Enqueue(EnqueueItem item) {
-  co_return co_await AsyncEnqueue(std::move(item), asio::use_awaitable);
+  std::function<base::Result<EnqueueOutcome>(Statements&)> fn = [item = std::move(item)](Statements& st) {
+    return EnqueueOne(st, item);
+  };
+  co_return co_await Write<EnqueueOutcome>(std::move(fn));
 }
 
 asio::awaitable<base::Result<std::optional<MessageRow>>> SqliteMessageStore::GetMessage(
@@ -434,120 +497,119 @@ asio::awaitable<base::Result<std::vector<MessageRow>>> SqliteMessageStore::Pendi
 
 asio::awaitable<base::Result<std::vector<EventRow>>> SqliteMessageStore::Advance(
     std::string session_id, std::vector<Transition> changes) {
-  auto fn = [session_id, changes = std::move(changes)](sqlite3* db) -> base::Result<std::vector<EventRow>> {
+  std::function<base::Result<std::vector<EventRow>>(Statements&)> fn =
+      [session_id, changes = std::move(changes)](Statements& st) -> base::Result<std::vector<EventRow>> {
     std::vector<EventRow> events;
-    auto done = InTransaction(db, [&]() -> base::Result<void> {
-      for (const auto& t : changes) {
-        auto m = FindOut(db, session_id, "id", t.message_id);
-        if (!m) return m.error();
-        if (!*m) continue;
-        if (auto a = Apply(db, **m, t, events); !a) return a;
-      }
-      return {};
-    });
-    if (!done) return done.error();
+    for (const auto& t : changes) {
+      auto m = FindOne(st, kOutById, [&](Stmt& s) {
+        s.Bind(1, session_id);
+        s.Bind(2, t.message_id);
+      });
+      if (!m) return m.error();
+      if (!*m) continue;
+      if (auto a = Apply(st, **m, t, events); !a) return a.error();
+    }
     return events;
   };
-  co_return co_await OnPool<std::vector<EventRow>>(store_, std::move(fn));
+  co_return co_await Write<std::vector<EventRow>>(std::move(fn));
 }
 
 asio::awaitable<base::Result<std::vector<EventRow>>> SqliteMessageStore::AdvanceByWaIds(
     std::string session_id, std::vector<std::string> wa_ids, std::string status, std::int64_t at_ms) {
-  auto fn = [=](sqlite3* db) -> base::Result<std::vector<EventRow>> {
+  std::function<base::Result<std::vector<EventRow>>(Statements&)> fn =
+      [=](Statements& st) -> base::Result<std::vector<EventRow>> {
     std::vector<EventRow> events;
-    auto done = InTransaction(db, [&]() -> base::Result<void> {
-      for (const auto& wa_id : wa_ids) {
-        auto m = FindOut(db, session_id, "wa_id", wa_id);
-        if (!m) return m.error();
-        if (!*m) continue;
-        // A receipt can outrun the server ack (both are in flight): it implies sent.
-        if ((*m)->status == "queued" || (*m)->status == "sending") {
-          MessageStore::Transition sent{.message_id = (*m)->id, .status = "sent", .at_ms = at_ms};
-          sent.wa_timestamp = at_ms / 1000;
-          if (auto a = Apply(db, **m, sent, events); !a) return a;
-        }
-        MessageStore::Transition t{.message_id = (*m)->id, .status = status, .at_ms = at_ms};
-        if (auto a = Apply(db, **m, t, events); !a) return a;
+    for (const auto& wa_id : wa_ids) {
+      auto m = FindOne(st, kOutByWaId, [&](Stmt& s) {
+        s.Bind(1, session_id);
+        s.Bind(2, "out");
+        s.Bind(3, wa_id);
+      });
+      if (!m) return m.error();
+      if (!*m) continue;
+      // A receipt can outrun the server ack (both are in flight): it implies sent.
+      if ((*m)->status == "queued" || (*m)->status == "sending") {
+        MessageStore::Transition sent{.message_id = (*m)->id, .status = "sent", .at_ms = at_ms};
+        sent.wa_timestamp = at_ms / 1000;
+        if (auto a = Apply(st, **m, sent, events); !a) return a.error();
       }
-      return {};
-    });
-    if (!done) return done.error();
+      MessageStore::Transition t{.message_id = (*m)->id, .status = status, .at_ms = at_ms};
+      if (auto a = Apply(st, **m, t, events); !a) return a.error();
+    }
     return events;
   };
-  co_return co_await OnPool<std::vector<EventRow>>(store_, std::move(fn));
+  co_return co_await Write<std::vector<EventRow>>(std::move(fn));
 }
 
 asio::awaitable<base::Result<std::pair<bool, std::vector<EventRow>>>> SqliteMessageStore::Cancel(
     std::string session_id, std::string message_id, std::int64_t at_ms) {
-  auto fn = [=](sqlite3* db) -> base::Result<std::pair<bool, std::vector<EventRow>>> {
-    std::vector<EventRow> events;
-    bool cancelled = false;
-    auto done = InTransaction(db, [&]() -> base::Result<void> {
-      auto m = FindOut(db, session_id, "id", message_id);
-      if (!m) return m.error();
-      if (!*m || (*m)->status != "queued") return {};
-      MessageStore::Transition t{.message_id = message_id, .status = "failed", .at_ms = at_ms,
-                                 .error_code = "cancelled", .error_detail = "cancelled by the API"};
-      cancelled = true;
-      return Apply(db, **m, t, events);
+  using Out = std::pair<bool, std::vector<EventRow>>;
+  std::function<base::Result<Out>(Statements&)> fn = [=](Statements& st) -> base::Result<Out> {
+    Out out{false, {}};
+    auto m = FindOne(st, kOutById, [&](Stmt& s) {
+      s.Bind(1, session_id);
+      s.Bind(2, message_id);
     });
-    if (!done) return done.error();
-    return std::make_pair(cancelled, std::move(events));
+    if (!m) return m.error();
+    if (!*m || (*m)->status != "queued") return out;
+    MessageStore::Transition t{.message_id = message_id, .status = "failed", .at_ms = at_ms,
+                               .error_code = "cancelled", .error_detail = "cancelled by the API"};
+    if (auto a = Apply(st, **m, t, out.second); !a) return a.error();
+    out.first = true;
+    return out;
   };
-  co_return co_await OnPool<std::pair<bool, std::vector<EventRow>>>(store_, std::move(fn));
+  co_return co_await Write<Out>(std::move(fn));
 }
 
 asio::awaitable<base::Result<std::vector<EventRow>>> SqliteMessageStore::FailPending(
     std::string session_id, std::string reason, std::string detail, std::int64_t at_ms) {
-  auto fn = [=](sqlite3* db) -> base::Result<std::vector<EventRow>> {
+  std::function<base::Result<std::vector<EventRow>>(Statements&)> fn =
+      [=](Statements& st) -> base::Result<std::vector<EventRow>> {
     std::vector<EventRow> events;
-    auto done = InTransaction(db, [&]() -> base::Result<void> {
-      auto rows = Select(db,
-                         "WHERE session_id = ? AND direction = 'out' AND status IN ('queued', "
-                         "'sending') ORDER BY n",
-                         [&](Stmt& s) { s.Bind(1, session_id); });
-      if (!rows) return rows.error();
-      for (auto& m : *rows) {
-        MessageStore::Transition t{.message_id = m.id, .status = "failed", .at_ms = at_ms,
-                                   .error_code = reason, .error_detail = detail};
-        if (auto a = Apply(db, m, t, events); !a) return a;
-      }
-      return {};
-    });
-    if (!done) return done.error();
+    auto rows = Select(st.db(),
+                       "WHERE session_id = ? AND direction = 'out' AND status IN ('queued', 'sending') ORDER BY n",
+                       [&](Stmt& s) { s.Bind(1, session_id); });
+    if (!rows) return rows.error();
+    for (auto& m : *rows) {
+      MessageStore::Transition t{.message_id = m.id, .status = "failed", .at_ms = at_ms,
+                                 .error_code = reason, .error_detail = detail};
+      if (auto a = Apply(st, m, t, events); !a) return a.error();
+    }
     return events;
   };
-  co_return co_await OnPool<std::vector<EventRow>>(store_, std::move(fn));
+  co_return co_await Write<std::vector<EventRow>>(std::move(fn));
 }
 
 asio::awaitable<base::Result<MessageStore::Received>> SqliteMessageStore::StoreReceived(MessageRow row) {
-  auto fn = [row = std::move(row)](sqlite3* db) -> base::Result<Received> {
+  std::function<base::Result<Received>(Statements&)> fn = [row = std::move(row)](Statements& st) -> base::Result<Received> {
     Received out;
-    out.message = row;
-    auto done = InTransaction(db, [&]() -> base::Result<void> {
-      auto existing = Select(db, "WHERE session_id = ? AND direction = 'in' AND wa_id = ?", [&](Stmt& s) {
-        s.Bind(1, out.message.session_id);
-        s.Bind(2, out.message.wa_id);
-      });
-      if (!existing) return existing.error();
-      if (!existing->empty()) {
-        out.message = std::move(existing->front());
-        return {};
-      }
-      if (auto ins = Insert(db, out.message); !ins) return ins;
-      if (auto h = AddHistory(db, out.message.id, out.message.status, out.message.created_ms); !h) return h;
-      EventRow e{.account_id = out.message.account_id, .session_id = out.message.session_id,
-                 .type = "message.received", .data = MessageReceivedEventData(out.message),
-                 .created_ms = out.message.created_ms};
-      if (auto added = AppendEventTx(db, e); !added) return added;
-      out.events.push_back(std::move(e));
-      out.inserted = true;
-      return {};
+    auto existing = FindOne(st, kOutByWaId, [&](Stmt& s) {
+      s.Bind(1, row.session_id);
+      s.Bind(2, row.direction);
+      s.Bind(3, row.wa_id);
     });
-    if (!done) return done.error();
+    if (!existing) return existing.error();
+    if (*existing) {
+      out.message = std::move(**existing);
+      return out;
+    }
+    out.message = row;
+    Stmt* insert = st.Get(kInsertMessage);
+    if (!insert) return ErrorOf(st.db());
+    if (auto ins = BindAndInsert(st.db(), *insert, out.message); !ins) return ins.error();
+    if (auto h = AddHistory(st, out.message.id, out.message.status, out.message.created_ms); !h) return h.error();
+    // Our own phone's messages are recorded, not announced as received.
+    if (out.message.direction == "in") {
+      auto added = AddEvent(st, out.events,
+                            EventRow{.account_id = out.message.account_id, .session_id = out.message.session_id,
+                                     .type = "message.received", .data = MessageReceivedEventData(out.message),
+                                     .created_ms = out.message.created_ms});
+      if (!added) return added.error();
+    }
+    out.inserted = true;
     return out;
   };
-  co_return co_await OnPool<Received>(store_, std::move(fn));
+  co_return co_await Write<Received>(std::move(fn));
 }
 
 asio::awaitable<base::Result<std::vector<std::pair<std::string, std::int64_t>>>>
@@ -582,6 +644,18 @@ asio::awaitable<base::Result<bool>> SqliteMessageStore::HasReceivedFrom(std::str
     return false;
   };
   co_return co_await OnPool<bool>(store_, std::move(fn));
+}
+
+asio::awaitable<base::Result<std::pair<std::int64_t, std::int64_t>>> SqliteMessageStore::QueueTotals() {
+  using Out = std::pair<std::int64_t, std::int64_t>;
+  auto fn = [](sqlite3* db) -> base::Result<Out> {
+    Stmt s(db,
+           "SELECT COUNT(*), COALESCE(MIN(created_ms), 0) FROM messages WHERE direction = 'out' AND "
+           "status IN ('queued', 'sending')");
+    if (!s.ok() || s.Step() != SQLITE_ROW) return ErrorOf(db);
+    return Out{s.Int(0), s.Int(1)};
+  };
+  co_return co_await OnPool<Out>(store_, std::move(fn));
 }
 
 asio::awaitable<base::Result<SendingStats>> SqliteMessageStore::Stats(std::string session_id,

@@ -1,8 +1,9 @@
-// The SQLite messages (store/messages.h). Enqueue uses group commit: callers add their item to a
-// queue that one writer thread drains, committing everything queued in one transaction (one
-// fsync) with statements prepared once per batch, then resuming each caller on its own executor.
-// So the cost of a durable enqueue falls as load rises instead of being one fsync each, and
-// enqueues never occupy the store's pool, which stays free for reads.
+// The SQLite messages (store/messages.h). Every write (enqueue, status change, received message)
+// uses group commit: callers add a job to a queue that one writer thread drains, committing
+// everything queued in one transaction (one fsync) with statements prepared once per batch, then
+// resuming each caller on its own executor. So the cost of a durable write falls as load rises
+// instead of being one fsync each, writes keep their order, and they never occupy the store's
+// pool, which stays free for reads. A job that fails is retried alone, so it fails by itself.
 #pragma once
 
 #include <boost/asio/associated_executor.hpp>
@@ -49,6 +50,7 @@ class SqliteMessageStore final : public MessageStore {
   LoggedOutSessions() override;
   boost::asio::awaitable<base::Result<bool>> HasReceivedFrom(std::string session_id,
                                                               std::string chat_jid) override;
+  boost::asio::awaitable<base::Result<std::pair<std::int64_t, std::int64_t>>> QueueTotals() override;
   boost::asio::awaitable<base::Result<SendingStats>> Stats(std::string session_id,
                                                            std::int64_t since_ms) override;
   boost::asio::awaitable<base::Result<std::int64_t>> CountOutgoing(std::string account_id,
@@ -56,40 +58,27 @@ class SqliteMessageStore final : public MessageStore {
   boost::asio::awaitable<base::Result<std::int64_t>> Prune(std::int64_t messages_before_ms,
                                                           std::int64_t keys_before_ms) override;
 
-  // Largest number of enqueues committed in one transaction so far (benchmarks, tests).
+  // Largest number of writes committed in one transaction so far (benchmarks, tests).
   std::size_t largest_batch() const;
 
+  class Statements;
+
  private:
-  struct Pending {
-    EnqueueItem item;
-    std::function<void(base::Result<EnqueueOutcome>)> complete;
+  // Writes share the writer's transaction; `apply` runs inside it, `finish` after the commit
+  // (or with the error), both on the writer thread.
+  struct Job {
+    std::function<base::Result<void>(Statements&)> apply;
+    std::function<void(boost::system::error_code)> finish;
   };
-  // Queues `item`; `complete` runs on the writer thread when its batch is done.
-  template <class Token>
-  auto AsyncEnqueue(EnqueueItem item, Token&& token) {
-    return boost::asio::async_initiate<Token, void(base::Result<EnqueueOutcome>)>(
-        [this](auto handler, EnqueueItem item) {
-          using Handler = decltype(handler);
-          auto work = boost::asio::make_work_guard(boost::asio::get_associated_executor(handler));
-          auto h = std::make_shared<std::pair<Handler, decltype(work)>>(std::move(handler), std::move(work));
-          Push(Pending{std::move(item), [h](base::Result<EnqueueOutcome> r) {
-                         auto ex = h->second.get_executor();
-                         boost::asio::post(ex, [h, r = std::move(r)]() mutable {
-                           h->first(std::move(r));
-                           h->second.reset();
-                         });
-                       }});
-        },
-        token, std::move(item));
-  }
-  void Push(Pending pending);
+  template <class T>
+  boost::asio::awaitable<base::Result<T>> Write(std::function<base::Result<T>(Statements&)> fn);
+  void Push(Job job);
   void WriterLoop();
-  std::vector<base::Result<EnqueueOutcome>> CommitBatch(sqlite3* db, std::vector<Pending>& batch);
 
   SqliteStore& store_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  std::vector<Pending> queue_;   // mu_
+  std::vector<Job> queue_;       // mu_
   bool stopping_ = false;        // mu_
   std::size_t largest_batch_ = 0;  // mu_
   std::thread writer_;

@@ -1,0 +1,214 @@
+#include "gateway/store/sqlite/message_store.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/json.hpp>
+
+#include <map>
+#include <set>
+
+#include "gateway/store/sqlite/event_store.h"
+#include "gateway/store/sqlite/session_state_test_util.h"
+#include "gateway/store/sqlite/session_store.h"
+#include "gateway/store/sqlite/sql.h"
+
+namespace gateway::store::sqlite {
+namespace {
+
+using testing::RunTask;
+
+class MessageStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("wagate-message-store-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    std::string err;
+    auto s = SqliteStore::Open({.path = dir_ / "t.db", .threads = 2}, &err);
+    ASSERT_TRUE(s) << err;
+    store_ = std::move(*s);
+    ASSERT_TRUE(store_->Migrate(&err)) << err;
+    messages_ = std::make_unique<SqliteMessageStore>(*store_);
+    SqliteSessionStore sessions(*store_);
+    ASSERT_TRUE(store_->WithConnection([](sqlite3* db) -> base::Result<void> {
+      if (!Exec(db, "INSERT INTO accounts(id, email, password_hash, plan, created_ms) VALUES('acc_1', 'a@x', 'h', 'starter', 1)", nullptr)) return ErrorOf(db);
+      return {};
+    }));
+    ASSERT_TRUE(RunTask(ioc_, sessions.CreateSession(SessionRow{.id = "ses_1", .account_id = "acc_1", .name = "s",
+                                                                .desired = "running", .status = "connected"})));
+  }
+  void TearDown() override {
+    messages_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  static MessageRow Out(std::string id, std::string wa_id, std::string text = "hi") {
+    return MessageRow{.id = std::move(id), .account_id = "acc_1", .session_id = "ses_1", .direction = "out",
+                      .wa_id = std::move(wa_id), .chat_jid = "15550002222@s.whatsapp.net", .text = std::move(text),
+                      .status = "queued", .created_ms = 1000, .updated_ms = 1000};
+  }
+  EnqueueOutcome Enqueue(MessageRow m, std::optional<IdempotencyKey> key = std::nullopt, std::int64_t limit = 0) {
+    auto r = RunTask(ioc_, messages_->Enqueue(EnqueueItem{.message = std::move(m), .idempotency = std::move(key),
+                                                          .month_start_ms = 0, .monthly_limit = limit}));
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : EnqueueOutcome{};
+  }
+  std::vector<std::string> Statuses(const std::vector<EventRow>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) {
+      auto v = boost::json::parse(e.data).as_object();
+      out.emplace_back(v.at("status").as_string());
+    }
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  boost::asio::io_context ioc_;
+  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<SqliteMessageStore> messages_;
+};
+
+TEST_F(MessageStoreTest, ConcurrentEnqueuesShareTransactionsAndAllLand) {
+  constexpr int kCount = 400;
+  int done = 0;
+  std::set<std::string> ids;
+  for (int i = 0; i < kCount; ++i) {
+    auto task = messages_->Enqueue(EnqueueItem{.message = Out("msg_" + std::to_string(i), "WA" + std::to_string(i))});
+    boost::asio::co_spawn(ioc_, std::move(task), [&](std::exception_ptr e, base::Result<EnqueueOutcome> r) {
+      ASSERT_FALSE(e);
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->kind, EnqueueOutcome::Kind::kQueued);
+      ASSERT_EQ(r->events.size(), 1u);
+      ids.insert(r->message.id);
+      ++done;
+    });
+  }
+  ioc_.restart();
+  ioc_.run();
+  EXPECT_EQ(done, kCount);
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kCount));
+  EXPECT_GT(messages_->largest_batch(), 1u);  // group commit happened
+  auto pending = RunTask(ioc_, messages_->PendingOutgoing("ses_1", 1000));
+  ASSERT_TRUE(pending);
+  ASSERT_EQ(pending->size(), static_cast<std::size_t>(kCount));
+  for (std::size_t i = 1; i < pending->size(); ++i) EXPECT_LT((*pending)[i - 1].n, (*pending)[i].n);
+  SqliteEventStore events(*store_);
+  EXPECT_EQ(RunTask(ioc_, events.EventsAfter(0, 1000))->size(), static_cast<std::size_t>(kCount));
+  EXPECT_EQ(*RunTask(ioc_, messages_->CountOutgoing("acc_1", 0)), kCount);
+}
+
+TEST_F(MessageStoreTest, IdempotencyKeysReplayOrConflictAndTheMonthlyLimitHolds) {
+  auto first = Enqueue(Out("msg_a", "WA1"), IdempotencyKey{"k1", "hash1"});
+  EXPECT_EQ(first.kind, EnqueueOutcome::Kind::kQueued);
+  auto again = Enqueue(Out("msg_b", "WA2"), IdempotencyKey{"k1", "hash1"});
+  EXPECT_EQ(again.kind, EnqueueOutcome::Kind::kReplayed);
+  EXPECT_EQ(again.message.id, "msg_a");
+  EXPECT_TRUE(again.events.empty());
+  EXPECT_EQ(Enqueue(Out("msg_c", "WA3"), IdempotencyKey{"k1", "other"}).kind, EnqueueOutcome::Kind::kKeyConflict);
+  EXPECT_FALSE(*RunTask(ioc_, messages_->GetMessage("acc_1", "ses_1", "msg_b")));
+  EXPECT_EQ(Enqueue(Out("msg_d", "WA4"), std::nullopt, 2).kind, EnqueueOutcome::Kind::kQueued);
+  EXPECT_EQ(Enqueue(Out("msg_e", "WA5"), std::nullopt, 2).kind, EnqueueOutcome::Kind::kOverMonthlyLimit);
+  EXPECT_FALSE(*RunTask(ioc_, messages_->GetMessage("acc_1", "ses_1", "msg_e")));
+}
+
+TEST_F(MessageStoreTest, StatusesOnlyMoveForwardAndEachStepIsAnEvent) {
+  Enqueue(Out("msg_a", "WA1"));
+  using T = MessageStore::Transition;
+  auto ev = RunTask(ioc_, messages_->Advance("ses_1", {T{.message_id = "msg_a", .status = "sending", .at_ms = 2000, .attempts_inc = 1},
+                                                       T{.message_id = "msg_a", .status = "sent", .at_ms = 2001, .wa_timestamp = 2, .first_contact = true}}));
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(Statuses(*ev), (std::vector<std::string>{"sending", "sent"}));
+  // A read receipt before the delivery receipt: read; the late delivered changes nothing.
+  ev = RunTask(ioc_, messages_->AdvanceByWaIds("ses_1", {"WA1", "WA-unknown"}, "read", 3000));
+  EXPECT_EQ(Statuses(*ev), (std::vector<std::string>{"read"}));
+  ev = RunTask(ioc_, messages_->AdvanceByWaIds("ses_1", {"WA1"}, "delivered", 3001));
+  EXPECT_TRUE(ev->empty());
+  // A sent message can no longer fail or be cancelled.
+  ev = RunTask(ioc_, messages_->Advance("ses_1", {T{.message_id = "msg_a", .status = "failed", .at_ms = 4000, .error_code = "x"}}));
+  EXPECT_TRUE(ev->empty());
+  auto cancel = RunTask(ioc_, messages_->Cancel("ses_1", "msg_a", 4001));
+  ASSERT_TRUE(cancel);
+  EXPECT_FALSE(cancel->first);
+  auto m = **RunTask(ioc_, messages_->GetMessage("acc_1", "ses_1", "WA1"));
+  EXPECT_EQ(m.status, "read");
+  EXPECT_EQ(m.attempts, 1);
+  EXPECT_TRUE(m.first_contact);
+  EXPECT_EQ(m.sent_ms, 2001);
+  std::vector<std::string> history;
+  for (const auto& h : m.history) history.push_back(h.status);
+  EXPECT_EQ(history, (std::vector<std::string>{"queued", "sending", "sent", "read"}));
+  // A receipt for a message still queued implies it was sent.
+  Enqueue(Out("msg_b", "WA2"));
+  ev = RunTask(ioc_, messages_->AdvanceByWaIds("ses_1", {"WA2"}, "delivered", 5000));
+  EXPECT_EQ(Statuses(*ev), (std::vector<std::string>{"sent", "delivered"}));
+}
+
+TEST_F(MessageStoreTest, CancelAndFailPendingEndOnlyWaitingMessages) {
+  Enqueue(Out("msg_a", "WA1"));
+  Enqueue(Out("msg_b", "WA2"));
+  Enqueue(Out("msg_c", "WA3"));
+  auto cancel = RunTask(ioc_, messages_->Cancel("ses_1", "msg_a", 2000));
+  ASSERT_TRUE(cancel);
+  EXPECT_TRUE(cancel->first);
+  EXPECT_EQ(Statuses(cancel->second), (std::vector<std::string>{"failed"}));
+  using T = MessageStore::Transition;
+  ASSERT_TRUE(RunTask(ioc_, messages_->Advance("ses_1", {T{.message_id = "msg_b", .status = "sent", .at_ms = 2001}})));
+  auto failed = RunTask(ioc_, messages_->FailPending("ses_1", "logged_out", "gone", 3000));
+  ASSERT_TRUE(failed);
+  ASSERT_EQ(failed->size(), 1u);  // only msg_c was still waiting
+  auto c = **RunTask(ioc_, messages_->GetMessage("acc_1", "ses_1", "msg_c"));
+  EXPECT_EQ((c.status + "/" + c.error_code), "failed/logged_out");
+  EXPECT_TRUE(RunTask(ioc_, messages_->PendingOutgoing("ses_1", 10))->empty());
+}
+
+TEST_F(MessageStoreTest, ReceivedMessagesAreStoredOnceAndAnnounced) {
+  MessageRow in{.id = "msg_in1", .account_id = "acc_1", .session_id = "ses_1", .direction = "in", .wa_id = "X1",
+                .chat_jid = "15550002222@s.whatsapp.net", .sender_pn = "15550002222@s.whatsapp.net",
+                .text = "hello", .status = "received", .created_ms = 10, .updated_ms = 10};
+  auto first = RunTask(ioc_, messages_->StoreReceived(in));
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->inserted);
+  ASSERT_EQ(first->events.size(), 1u);
+  EXPECT_EQ(first->events[0].type, "message.received");
+  in.id = "msg_in2";  // the same WhatsApp message delivered again
+  auto again = RunTask(ioc_, messages_->StoreReceived(in));
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->inserted);
+  EXPECT_TRUE(again->events.empty());
+  EXPECT_EQ(again->message.id, "msg_in1");
+  EXPECT_TRUE(*RunTask(ioc_, messages_->HasReceivedFrom("ses_1", "15550002222@s.whatsapp.net")));
+  EXPECT_FALSE(*RunTask(ioc_, messages_->HasReceivedFrom("ses_1", "15550003333@s.whatsapp.net")));
+  auto listed = RunTask(ioc_, messages_->ListMessages("acc_1", "ses_1", "in", 0, 10));
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_TRUE(RunTask(ioc_, messages_->ListMessages("acc_2", "ses_1", "", 0, 10))->empty());
+}
+
+TEST_F(MessageStoreTest, AFailingWriteFailsAloneNotItsBatch) {
+  ASSERT_TRUE(store_->WithConnection([](sqlite3* db) -> base::Result<void> {
+    if (!Exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.id = 'msg_bad' "
+                  "BEGIN SELECT RAISE(ABORT, 'refused'); END", nullptr)) {
+      return ErrorOf(db);
+    }
+    return {};
+  }));
+  std::map<std::string, bool> ok;
+  for (const char* id : {"msg_1", "msg_bad", "msg_2"}) {
+    auto task = messages_->Enqueue(EnqueueItem{.message = Out(id, std::string("WA_") + id)});
+    boost::asio::co_spawn(ioc_, std::move(task), [&ok, id](std::exception_ptr, base::Result<EnqueueOutcome> r) {
+      ok[id] = r.has_value();
+    });
+  }
+  ioc_.restart();
+  ioc_.run();
+  EXPECT_TRUE(ok["msg_1"]);
+  EXPECT_FALSE(ok["msg_bad"]);
+  EXPECT_TRUE(ok["msg_2"]);
+  EXPECT_EQ(RunTask(ioc_, messages_->PendingOutgoing("ses_1", 10))->size(), 2u);
+}
+
+}  // namespace
+}  // namespace gateway::store::sqlite
