@@ -14,7 +14,7 @@ What must hold afterwards:
 
 Messages wa_peer sent without getting the server's ack (killed before it came, or sent while it
 was not connected) have an unknown fate: the test sends them again after the last restart with
-the same id (at-least-once delivery; Q may then hold a duplicate, which is allowed).
+the same id (at-least-once delivery; Q's phone drops such a duplicate, as a real phone does).
 
 The random moments come from a seeded generator; the seed is printed (WA_CRASH_SEED replays a
 run's choices, not its timing).
