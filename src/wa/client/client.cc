@@ -1191,6 +1191,13 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     if (!r) co_return r.error().ToErrorCode();
     auto parsed = ParseUsyncDevices(*r);
     if (!parsed) co_return parsed.error();
+    PrefetchRequest learnt;
+    for (const auto& entry : *parsed) {
+      if (!entry.lid) continue;
+      learnt.lids_of_pns.push_back(entry.user.user());
+      learnt.pns_of_lids.push_back(entry.lid->user());
+    }
+    co_await PrefetchFor(learnt);
     for (auto& entry : *parsed) {
       if (entry.lid) LearnLid(entry.user, *entry.lid);
       std::string key = entry.user.ToString();
