@@ -143,6 +143,8 @@ void AddMessagingStats(World& world, json::object& stats) {
   stats["chatstates_relayed"] = m.chatstates_relayed;
   stats["phone_decrypt_failures"] = m.phone_decrypt_failures;
   stats["retry_receipts"] = m.retry_receipts;
+  stats["usync_device_queries"] = m.usync_device_queries;
+  stats["usync_device_users"] = m.usync_device_users;
   const MediaStats& media = world.media().stats();
   stats["media"] = json::object{{"conns_issued", media.conns_issued},
                                 {"uploads", media.uploads},
