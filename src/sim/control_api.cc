@@ -43,7 +43,7 @@ std::optional<std::string> StringField(const json::object& o, std::string_view k
 }
 
 json::object PhoneJson(const World::PhoneInfo& p) {
-  return {{"phone", p.phone}, {"jid", p.jid}, {"lid", p.lid}, {"name", p.name}};
+  return {{"phone", p.phone}, {"jid", p.jid}, {"lid", p.lid}, {"name", p.name}, {"duplicates", p.duplicates}};
 }
 
 }  // namespace

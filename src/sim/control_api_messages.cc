@@ -142,6 +142,7 @@ void AddMessagingStats(World& world, json::object& stats) {
   stats["presence_relayed"] = m.presence_relayed;
   stats["chatstates_relayed"] = m.chatstates_relayed;
   stats["phone_decrypt_failures"] = m.phone_decrypt_failures;
+  stats["phone_duplicates"] = m.phone_duplicates;
   stats["retry_receipts"] = m.retry_receipts;
   stats["usync_device_queries"] = m.usync_device_queries;
   stats["usync_device_users"] = m.usync_device_users;
@@ -217,6 +218,17 @@ void AddMessagingRoutes(base::http::Router& r, World& world) {
           if (!inbox) co_return Problem(ctx, inbox.error());
           json::array out;
           for (const auto& e : *inbox) out.push_back(InboxJson(e));
+          co_return Ok(ctx, bhttp::status::ok, out);
+        });
+
+  r.Add(bhttp::verb::get, "/v1/phones/{phone}/chatstates",
+        [&world](Context& ctx) -> asio::awaitable<Response> {
+          auto states = world.ChatStates(std::string(ctx.Param("phone")));
+          if (!states) co_return Problem(ctx, states.error());
+          json::array out;
+          for (const auto& s : *states) {
+            out.push_back(json::object{{"from", s.from}, {"state", s.state}, {"timestamp", s.timestamp_ms}});
+          }
           co_return Ok(ctx, bhttp::status::ok, out);
         });
 

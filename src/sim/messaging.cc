@@ -680,6 +680,11 @@ void World::HandleChatState(Phone& sender, const Node& chatstate) {
   if (!dest || dest == &sender || chatstate.children().empty()) return;
   bool lid = to->server() == wa::binary::kLidServer;
   Node out("chatstate", {{"from", UserJid(sender, lid)}}, Node::Children{chatstate.children()[0]});
+  // The phone (device 0) shows it too: recorded for GET /v1/phones/{phone}/chatstates.
+  const Node& what = chatstate.children()[0];
+  std::string state = what.tag;
+  if (state == "composing" && what.AttrOr("media") == "audio") state = "recording";
+  dest->client->AddChatState({Jid::User(sender.number).ToString(), std::move(state), 0});
   for (const auto& [id, c] : dest->companions) {
     // Typing is only shown live: connected devices get it, nobody queues it.
     if (auto conn = c.connection.lock(); conn && conn->state() == Connection::State::kOnline) {

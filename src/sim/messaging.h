@@ -67,6 +67,8 @@ struct MessagingStats {
   std::uint64_t presence_relayed = 0;
   std::uint64_t chatstates_relayed = 0;
   std::uint64_t phone_decrypt_failures = 0;
+  // Messages phones dropped because they already held the id from the same sender.
+  std::uint64_t phone_duplicates = 0;
   // Retry receipts routed (from phones and companions): each one is a message some device could
   // not decrypt.
   std::uint64_t retry_receipts = 0;

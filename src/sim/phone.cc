@@ -71,10 +71,39 @@ wa::signal::PreKey PhoneClient::FreshPreKey() {
   return keys[0];
 }
 
-void PhoneClient::AddInbox(InboxEntry entry) {
+namespace {
+
+std::string InboxKey(std::string_view from, std::string_view id) {
+  std::string key(from);
+  key.push_back('\n');
+  key.append(id);
+  return key;
+}
+
+}  // namespace
+
+bool PhoneClient::HasReceived(std::string_view from, std::string_view id) const {
+  return inbox_keys_.count(InboxKey(from, id)) > 0;
+}
+
+bool PhoneClient::AddInbox(InboxEntry entry) {
+  if (!inbox_keys_.insert(InboxKey(entry.from, entry.id)).second) {
+    ++duplicates_;
+    return false;
+  }
   if (entry.received_ms == 0) entry.received_ms = NowMs();
   inbox_.push_back(std::move(entry));
-  while (inbox_.size() > kInboxLimit) inbox_.pop_front();
+  while (inbox_.size() > kInboxLimit) {
+    inbox_keys_.erase(InboxKey(inbox_.front().from, inbox_.front().id));
+    inbox_.pop_front();
+  }
+  return true;
+}
+
+void PhoneClient::AddChatState(ChatStateEntry entry) {
+  if (entry.timestamp_ms == 0) entry.timestamp_ms = NowMs();
+  chat_states_.push_back(std::move(entry));
+  while (chat_states_.size() > kChatStateLimit) chat_states_.pop_front();
 }
 
 const InboxEntry* PhoneClient::FindInbox(std::string_view id) const {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <unordered_set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +53,13 @@ struct InboxEntry {
   std::int64_t received_ms = 0;  // when the phone decrypted it, unix milliseconds
 };
 
+// A chat state (typing indicator) a companion of another account sent to this phone.
+struct ChatStateEntry {
+  std::string from;   // the sending user's PN JID
+  std::string state;  // composing, recording (composing with media="audio") or paused
+  std::int64_t timestamp_ms = 0;
+};
+
 // A message the phone sent, kept for retry receipts (whatsmeow keeps 256, Baileys a cache).
 struct SentMessage {
   std::string id;
@@ -66,7 +74,9 @@ class PhoneClient {
  public:
   static constexpr std::size_t kPreKeyBatch = 50;  // whatsmeow's WantedPreKeyCount
   static constexpr std::size_t kLowPreKeys = 5;    // MIN_PREKEY_COUNT
-  static constexpr std::size_t kInboxLimit = 1000;
+  // Large enough for the crash tests' 10,000-message runs to keep every message.
+  static constexpr std::size_t kInboxLimit = 20000;
+  static constexpr std::size_t kChatStateLimit = 1000;
   static constexpr std::size_t kSentLimit = 256;
   static constexpr int kMaxRetries = 5;
 
@@ -87,8 +97,16 @@ class PhoneClient {
   // A fresh one-time prekey kept only locally, for the <keys> of a retry receipt (§4.5).
   wa::signal::PreKey FreshPreKey();
 
-  // Received messages, oldest first.
-  void AddInbox(InboxEntry entry);
+  // Received messages, oldest first. A message whose id this phone already holds from the same
+  // sender is dropped and counted, as a real phone drops a resend (the gateway resends with the
+  // same id after a crash); returns false then. The window is the inbox itself.
+  bool AddInbox(InboxEntry entry);
+  bool HasReceived(std::string_view from, std::string_view id) const;
+  std::uint64_t duplicates() const { return duplicates_; }
+
+  // Chat states received, oldest first (the last kChatStateLimit).
+  void AddChatState(ChatStateEntry entry);
+  const std::deque<ChatStateEntry>& chat_states() const { return chat_states_; }
   const std::deque<InboxEntry>& inbox() const { return inbox_; }
   const InboxEntry* FindInbox(std::string_view id) const;
 
@@ -110,6 +128,9 @@ class PhoneClient {
   std::deque<std::uint32_t> uploaded_;    // ids the server may still hand out, oldest first
   std::deque<std::uint32_t> handed_out_;  // served but not (yet) used by a pkmsg
   std::deque<InboxEntry> inbox_;
+  std::unordered_set<std::string> inbox_keys_;  // sender + id of every inbox entry
+  std::uint64_t duplicates_ = 0;
+  std::deque<ChatStateEntry> chat_states_;
   std::deque<SentMessage> sent_;
   std::map<std::string, int> retries_;
 };

@@ -575,7 +575,7 @@ ControlResult<World::PhoneInfo> World::GetPhone(const std::string& number) const
   if (it == phones_.end()) return ControlError{404, "phone_not_found", "no simulated phone " + number};
   const Phone& p = it->second;
   return PhoneInfo{p.number, Jid::User(p.number).ToString(), Jid::Lid(p.lid).ToString(), p.name,
-                   p.identity.public_key};
+                   p.identity.public_key, p.client->duplicates()};
 }
 
 ControlResult<std::vector<World::DeviceInfo>> World::Devices(const std::string& number) const {

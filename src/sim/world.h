@@ -132,6 +132,7 @@ class World {
   struct PhoneInfo {
     std::string phone, jid, lid, name;
     wa::crypto::Key32 identity_key{};  // the account's identity public key (signs ADV identities)
+    std::uint64_t duplicates = 0;      // resent messages the phone dropped (phone.h AddInbox)
   };
   ControlResult<PhoneInfo> CreatePhone(const std::string& number, const std::string& name);
   ControlResult<PhoneInfo> GetPhone(const std::string& number) const;
@@ -183,6 +184,8 @@ class World {
   // What the phone received (decrypted), oldest first, received at or after `since_ms`.
   ControlResult<std::vector<InboxEntry>> Inbox(const std::string& number,
                                                std::int64_t since_ms) const;
+  // Chat states (typing) companions of other accounts sent to the phone, oldest first.
+  ControlResult<std::vector<ChatStateEntry>> ChatStates(const std::string& number) const;
   // The phone reads received messages: read receipts to their senders. Returns how many
   // receipt stanzas were sent (one per sending device, batching ids).
   ControlResult<std::size_t> MarkRead(const std::string& number,

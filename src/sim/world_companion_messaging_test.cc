@@ -588,5 +588,82 @@ TEST_F(WasimCompanionMessaging, ContactQueryTellsWhoIsOnTheNetwork) {
   EXPECT_EQ(users[1]->Child("contact")->AttrOr("type"), "out");
 }
 
+
+TEST_F(WasimCompanionMessaging, APhoneDropsAResentIdFromTheSameSenderAndCountsIt) {
+  Companion alice;
+  Link(alice, kAlice, 1);
+  auto bob_address = wa::signal::Address::ForDevice(kBob, wa::signal::Domain::kPn, 0);
+  ASSERT_TRUE(alice.signal->ProcessPreKeyBundle(*bob_address, world_.phone_client(kBob)->TakeBundle()));
+  // Each send is a fresh encryption (a new ratchet step) of the same id, as the gateway's
+  // resend after a crash: it decrypts, and the phone shows it once.
+  auto send = [&](const std::string& id, const std::string& text) {
+    wa::proto::Message m;
+    m.set_conversation(text);
+    auto enc = alice.signal->Encrypt(*bob_address, wire::Pad(testing::ProtoBytes(m), 3));
+    ASSERT_TRUE(enc);
+    alice.link->Send(Node(
+        "message", {{"id", id}, {"to", Jid::User(kBob)}, {"type", "text"}},
+        {Node("participants", {},
+              {Node("to", {{"jid", Jid::User(kBob)}},
+                    {Node("enc", {{"v", "2"}, {"type", std::string(wa::signal::EncType(enc->type))}},
+                          enc->ciphertext)})})}));
+    Receive(alice);
+    Settle();
+  };
+  std::string first = wire::NewMessageId(kAlice);
+  std::string second = wire::NewMessageId(kAlice);
+  send(first, "once");
+  send(first, "once");
+  send(second, "other");
+  send(first, "once");
+  auto inbox = world_.Inbox(kBob, 0);
+  ASSERT_TRUE(inbox);
+  ASSERT_EQ(inbox->size(), 2u);
+  EXPECT_EQ((*inbox)[0].id, first);
+  EXPECT_EQ((*inbox)[1].id, second);
+  EXPECT_EQ(world_.GetPhone(kBob)->duplicates, 2u);
+  EXPECT_EQ(world_.messaging_stats().phone_duplicates, 2u);
+  EXPECT_EQ(world_.messaging_stats().phone_decrypt_failures, 0u);
+  EXPECT_EQ(world_.GetPhone(kAlice)->duplicates, 0u);
+}
+
+TEST_F(WasimCompanionMessaging, APhoneRecordsTheChatStatesItReceives) {
+  Companion alice;
+  Link(alice, kAlice, 1);
+  EXPECT_TRUE(world_.ChatStates(kBob)->empty());
+  auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  alice.link->Send(Node("chatstate", {{"to", Jid::User(kBob)}}, {Node("composing")}));
+  alice.link->Send(Node("chatstate", {{"to", Jid::User(kBob)}}, {Node("paused")}));
+  alice.link->Send(
+      Node("chatstate", {{"to", Jid::User(kBob)}}, {Node("composing", {{"media", "audio"}})}));
+  // To oneself: not recorded (nor relayed).
+  alice.link->Send(Node("chatstate", {{"to", Jid::User(kAlice)}}, {Node("composing")}));
+  Settle();
+  auto states = world_.ChatStates(kBob);
+  ASSERT_TRUE(states);
+  ASSERT_EQ(states->size(), 3u);
+  std::vector<std::string> seen;
+  for (const auto& s : *states) {
+    EXPECT_EQ(s.from, "15550001111@s.whatsapp.net");
+    EXPECT_GE(s.timestamp_ms, before);
+    seen.push_back(s.state);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"composing", "paused", "recording"}));
+  EXPECT_LE((*states)[0].timestamp_ms, (*states)[2].timestamp_ms);
+  EXPECT_TRUE(world_.ChatStates(kAlice)->empty());
+  EXPECT_EQ(world_.ChatStates("19999999999").error().code, "phone_not_found");
+
+  // Bounded: the oldest go first.
+  for (std::size_t i = 0; i < PhoneClient::kChatStateLimit; ++i) {
+    alice.link->Send(Node("chatstate", {{"to", Jid::User(kBob)}}, {Node("paused")}));
+  }
+  Settle();
+  states = world_.ChatStates(kBob);
+  ASSERT_EQ(states->size(), PhoneClient::kChatStateLimit);
+  EXPECT_EQ(states->front().state, "paused");
+}
+
 }  // namespace
 }  // namespace sim

@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "sim/phone.h"
 #include "sim/world.h"
 #include "wa/signal/address.h"
 
@@ -159,6 +160,36 @@ TEST_F(WasimMessaging, InboxFiltersBySince) {
   auto same = world_.Inbox(kBob, inbox[0].received_ms);
   ASSERT_TRUE(same);
   EXPECT_EQ(same->size(), 1u);
+}
+
+
+// The phone's duplicate window is its inbox: a resend is dropped while the first copy is held,
+// the same id from another sender is another message, and an id evicted from the inbox no
+// longer counts as seen.
+TEST(PhoneClientInbox, DropsResentIdsPerSenderWithinTheInbox) {
+  PhoneClient phone(wa::crypto::GenerateKeyPair());
+  auto entry = [](std::string from, std::string id) {
+    InboxEntry e;
+    e.from = std::move(from);
+    e.id = std::move(id);
+    return e;
+  };
+  EXPECT_TRUE(phone.AddInbox(entry("1@s.whatsapp.net", "A")));
+  EXPECT_FALSE(phone.AddInbox(entry("1@s.whatsapp.net", "A")));
+  EXPECT_TRUE(phone.AddInbox(entry("2@s.whatsapp.net", "A")));
+  EXPECT_EQ(phone.duplicates(), 1u);
+  EXPECT_EQ(phone.inbox().size(), 2u);
+  EXPECT_TRUE(phone.HasReceived("1@s.whatsapp.net", "A"));
+  EXPECT_FALSE(phone.HasReceived("1@s.whatsapp.net", "B"));
+
+  for (std::size_t i = 0; i < PhoneClient::kInboxLimit; ++i) {
+    ASSERT_TRUE(phone.AddInbox(entry("3@s.whatsapp.net", std::to_string(i))));
+  }
+  EXPECT_EQ(phone.inbox().size(), PhoneClient::kInboxLimit);
+  EXPECT_FALSE(phone.HasReceived("1@s.whatsapp.net", "A"));  // evicted
+  EXPECT_TRUE(phone.AddInbox(entry("1@s.whatsapp.net", "A")));
+  EXPECT_FALSE(phone.AddInbox(entry("3@s.whatsapp.net", "5")));
+  EXPECT_EQ(phone.duplicates(), 2u);
 }
 
 }  // namespace

@@ -190,6 +190,14 @@ ControlResult<std::vector<InboxEntry>> World::Inbox(const std::string& number,
   return out;
 }
 
+ControlResult<std::vector<ChatStateEntry>> World::ChatStates(const std::string& number) const {
+  auto it = phones_.find(number);
+  if (it == phones_.end())
+    return ControlError{404, "phone_not_found", "no simulated phone " + number};
+  const auto& states = it->second.client->chat_states();
+  return std::vector<ChatStateEntry>(states.begin(), states.end());
+}
+
 ControlResult<std::size_t> World::MarkRead(const std::string& number,
                                            const std::vector<std::string>& ids) {
   Phone* phone = FindPhone(number);
@@ -350,8 +358,12 @@ void World::PhoneOnMessage(Phone& phone, const Node& message) {
     } else if (content.has_extended_text_message()) {
       entry.text = content.extended_text_message().text();
     }
-    entry.media = PhoneReceiveMedia(content);  // downloads and verifies (world_media.cc)
-    phone.client->AddInbox(std::move(entry));
+    // A resend of a message the phone holds (same sender, same id) is acknowledged again but
+    // not shown twice: AddInbox drops and counts it; its media is not fetched again.
+    if (!phone.client->HasReceived(entry.from, entry.id)) {
+      entry.media = PhoneReceiveMedia(content);  // downloads and verifies (world_media.cc)
+    }
+    if (!phone.client->AddInbox(std::move(entry))) messaging_.stats.phone_duplicates++;
   }
   // The delivery receipt doubles as the ack (§4.4); copies of our own sends get `sender`.
   Node receipt("receipt", {{"id", id}, {"to", *from}});

@@ -14,7 +14,7 @@ What must hold afterwards:
 
 Messages wa_peer sent without getting the server's ack (killed before it came, or sent while it
 was not connected) have an unknown fate: the test sends them again after the last restart with
-the same id (at-least-once delivery; Q may then hold a duplicate, which is allowed).
+the same id (at-least-once delivery; Q's phone drops such a duplicate, as a real phone does).
 
 The random moments come from a seeded generator; the seed is printed (WA_CRASH_SEED replays a
 run's choices, not its timing).
@@ -39,7 +39,7 @@ WASIM = os.environ.get("WA_WASIM_BIN") or os.path.join(ROOT, "build", "dev", "sr
 PEER = os.environ.get("WA_PEER_BIN") or os.path.join(ROOT, "build", "dev", "tests", "tools",
                                                       "wa_peer", "wa_peer")
 ROUNDS = 5
-# Messages per round and direction at most: wasim keeps a phone's last 1,000 received messages,
+# Messages per round and direction at most: wasim keeps a phone's last 20,000 received messages,
 # and Q's inbox must hold all of wa_peer's.
 PER_ROUND = int(os.environ.get("WA_CRASH_PER_ROUND", "90"))
 MASTER_KEY = "42" * 32

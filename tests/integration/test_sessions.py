@@ -202,5 +202,51 @@ class SessionsTest(TempDirTest):
         self.wait_status(api, key, sid, "connected")
 
 
+class ServeSandboxTest(TempDirTest):
+    """`wagate serve --sandbox` with no sandbox URL starts its own wasim: the whole journey needs
+    one command, and the simulator goes away with the gateway, even after a kill -9."""
+
+    def test_serve_sandbox_starts_and_owns_its_wasim(self):
+        import json
+        import re
+        import signal
+        import urllib.request
+        w = Wagate(os.path.join(self.tmp, "data"), "--sandbox", "--set", "plans.starter.requests_per_minute=100000")
+        self.addCleanup(w.stop)
+        line = w.proc.stdout.readline()
+        m = re.match(r"sandbox: wasim control API on (\S+)", line)
+        self.assertIsNotNone(m, line)
+        control = m.group(1)
+
+        def wasim_call(method, path, body=None):
+            req = urllib.request.Request(control + path, method=method, data=json.dumps(body).encode() if body else None,
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+
+        self.assertEqual(wasim_call("POST", "/v1/phones", {"phone": PHONE, "name": "Alice"})[0], 201)
+        api = Api(w)
+        _, key = api.account_with_key("ada@example.com")
+        status, _, created = api.call("POST", "/v1/sessions", {"name": "try"}, key=key["secret"])
+        self.assertEqual(status, 201, created)
+        self.assertTrue(created["sandbox"])  # --sandbox makes it the default
+        sid = created["id"]
+        qr = wait_for(lambda: (b := api.call("GET", f"/v1/sessions/{sid}/qr", key=key["secret"])[2])["qr"] and b,
+                      timeout=20, interval=0.1, what="a QR code")
+        self.assertEqual(wasim_call("POST", f"/v1/phones/{PHONE}/scan", {"qr": qr["qr"]})[0], 200)
+        wait_for(lambda: api.call("GET", f"/v1/sessions/{sid}", key=key["secret"])[2]["status"] == "connected",
+                 timeout=20, interval=0.1, what="connected")
+
+        # The child dies with its parent.
+        children = open(f"/proc/{w.proc.pid}/task/{w.proc.pid}/children").read().split()
+        self.assertEqual(len(children), 1, children)
+        wasim_pid = int(children[0])
+        w.proc.send_signal(signal.SIGKILL)
+        w.proc.wait()
+        wait_for(lambda: not os.path.exists(f"/proc/{wasim_pid}") or
+                 open(f"/proc/{wasim_pid}/stat").read().split()[2] == "Z",
+                 timeout=10, interval=0.05, what="the wasim child to end")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
   serve_flags.AddTo(serve);
   bool sandbox_default = false;
   serve->add_flag("--sandbox", sandbox_default,
-                  "new sessions link to the sandbox (sandbox.default=1) unless they say otherwise");
+                  "new sessions link to the sandbox (sandbox.default=1) unless they say otherwise; "
+                  "without sandbox.chat_url, wagate starts its own wasim");
   serve->add_flag("--print-config", print_config,
                   "print the effective configuration (secrets masked) and exit");
 
@@ -99,7 +100,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*serve) {
-    if (sandbox_default) serve_flags.sets.push_back("sandbox.default=1");
+    if (sandbox_default) {
+      serve_flags.sets.push_back("sandbox.default=1");
+      // With no sandbox.chat_url configured, wagate starts the wasim beside it.
+      serve_flags.sets.push_back("sandbox.wasim=auto");
+    }
     auto eff = serve_flags.Load();
     if (!eff) return 2;
     if (print_config) {

@@ -26,6 +26,7 @@
 #include "gateway/api/event_routes.h"
 #include "gateway/api/message_routes.h"
 #include "gateway/api/openapi.h"
+#include "gateway/app/wasim_child.h"
 #include "gateway/api/session_routes.h"
 #include "gateway/api/webhook_routes.h"
 #include "gateway/events/bus.h"
@@ -250,6 +251,23 @@ int Serve(const config::Config& config) {
     Fail(*err);
     return 1;
   }
+  // The sandbox's own wasim, started before any thread exists (fork) when no URL is given.
+  std::optional<WasimChild> wasim;
+  config::Config effective = config;
+  if (!config.sandbox_wasim.empty() && config.sandbox_chat_url.empty()) {
+    std::string err;
+    wasim = WasimChild::Start(ResolveWasimBinary(config.sandbox_wasim), config.data_dir / "wasim",
+                              std::chrono::seconds(15), &err);
+    if (!wasim) {
+      Fail("cannot start the sandbox's wasim: " + err);
+      return 1;
+    }
+    const auto& e = wasim->endpoints();
+    effective.sandbox_chat_url = e.chat_url;
+    effective.sandbox_root_key_hex = e.root_key_hex;
+    effective.sandbox_ca_file = e.cert_file;
+    effective.sandbox_control_url = e.control_url;
+  }
   auto store = OpenStore(config);
   if (!store) return 1;
   if (auto checked = store->VerifyMasterKeyCheck(MasterKeyCheck(master_key)); !checked) {
@@ -289,7 +307,7 @@ int Serve(const config::Config& config) {
     }
   });
   outbox::Outbox outbox(ioc, message_rows, session_rows, bus, OutboxOptionsFrom(config));
-  auto manager_options = ManagerOptionsFrom(config);
+  auto manager_options = ManagerOptionsFrom(effective);
   manager_options.events = &event_log;
   manager_options.bus = &bus;
   manager_options.plugin = &outbox;
@@ -374,6 +392,10 @@ int Serve(const config::Config& config) {
   std::string host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
                                              : bound.address().to_string();
   std::printf("wagate listening on http://%s:%u\n", host.c_str(), unsigned(bound.port()));
+  if (wasim) {
+    std::printf("sandbox: wasim control API on %s (create a phone, then scan a session's QR with it)\n",
+                wasim->endpoints().control_url.c_str());
+  }
   std::fflush(stdout);
   spdlog::info("wagate {} serving on {}:{} (data dir {}, instance {})", WA_VERSION, host,
                bound.port(), config.data_dir.string(), store->instance_id());

@@ -212,6 +212,13 @@ const std::vector<Spec>& Specs() {
          c.sandbox_control_url = v;
          return std::nullopt;
        }},
+      {"sandbox.wasim", Kind::kString, "",
+       "when sandbox.chat_url is empty: start this wasim binary as the sandbox (\"auto\": the one beside wagate)",
+       false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         c.sandbox_wasim = v;
+         return std::nullopt;
+       }},
       {"sandbox.default", Kind::kInt, "0", "1: new sessions are sandbox sessions unless they say otherwise",
        false, IntIn(0, 1, [](Config& c, long long v) { c.sandbox_default = v != 0; })},
       {"outbox.logged_out_grace_ms", Kind::kInt, "600000",

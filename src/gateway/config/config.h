@@ -52,6 +52,7 @@ struct Config {
   std::string sandbox_root_key_hex;  // wasim prints it and serves it at /v1/root-key
   std::string sandbox_ca_file;       // wasim's TLS certificate, for wss://
   std::string sandbox_control_url;   // wasim's control API (shown to users, for scanning)
+  std::string sandbox_wasim;         // "auto" or a path: wagate starts this wasim when chat_url is empty
   bool sandbox_default = false;      // new sessions are sandbox sessions unless they say not
   // [metrics] and live streams
   bool metrics_enabled = true;         // GET /metrics is served

@@ -227,6 +227,24 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     outbox_.Publish(*events);
   }
 
+  // While disconnected nothing is sent, but expires_at still holds: fails the queued messages
+  // whose time passed and returns how long until the next one does (capped at an hour).
+  asio::awaitable<std::int64_t> ExpireDue() {
+    auto pending = co_await outbox_.messages_.PendingOutgoing(row_.id, kExpiryScan);
+    if (!pending) co_return 1000;
+    std::int64_t now = NowMs();
+    std::int64_t next = now + 3600000;
+    for (const auto& m : *pending) {
+      if (m.status != "queued" || !m.expires_ms) continue;
+      if (*m.expires_ms <= now) {
+        co_await Change(m.id, "failed", "expired", "expires_at passed before the message could be sent");
+      } else {
+        next = std::min(next, *m.expires_ms);
+      }
+    }
+    co_return next - now;
+  }
+
   // Detached: owns its id.
   asio::awaitable<void> MarkSending(std::string message_id) {
     co_await Change(message_id, "sending", "", "", 1);
@@ -246,7 +264,8 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     std::int64_t backoff = outbox_.options_.retry_min.count();
     while (!stopping_) {
       if (!connected_) {
-        co_await WaitFor(3600000);
+        std::int64_t wait = co_await ExpireDue();
+        co_await WaitFor(wait);
         continue;
       }
       std::int64_t now = NowMs();
@@ -307,7 +326,10 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       bool first_contact = !(co_await Known(m.chat_jid));
       if (typing > 0 && m.attempts == 0) {
         auto said = co_await client_.SendChatState(m.chat_jid, wa::client::ChatStateKind::kComposing);
-        if (said) co_await Sleep(std::max<std::int64_t>(send_at - NowMs(), 0));
+        // Typing lasts its time even when the delay since the last send has already passed
+        // (the first message, or one queued after a pause): nobody types in zero ms.
+        std::int64_t typed_at = std::max(send_at, NowMs() + typing);
+        if (said) co_await Sleep(std::max<std::int64_t>(typed_at - NowMs(), 0));
       } else if (send_at > now) {
         co_await Sleep(send_at - now);
       }
@@ -346,6 +368,9 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       backoff = std::min<std::int64_t>(backoff * 2, outbox_.options_.retry_max.count());
     }
   }
+
+  // Waiting messages checked for expiry per pass while disconnected.
+  static constexpr int kExpiryScan = 1000;
 
   Outbox& outbox_;
   store::SessionRow row_;
