@@ -144,6 +144,8 @@ void AddMessagingStats(World& world, json::object& stats) {
   stats["phone_decrypt_failures"] = m.phone_decrypt_failures;
   stats["phone_duplicates"] = m.phone_duplicates;
   stats["retry_receipts"] = m.retry_receipts;
+  stats["usync_device_queries"] = m.usync_device_queries;
+  stats["usync_device_users"] = m.usync_device_users;
   const MediaStats& media = world.media().stats();
   stats["media"] = json::object{{"conns_issued", media.conns_issued},
                                 {"uploads", media.uploads},

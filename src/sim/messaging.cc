@@ -380,6 +380,10 @@ void World::AnswerUsync(Connection& conn, const Node& iq) {
   bool want_devices = query->Child("devices") != nullptr;
   bool want_lid = query->Child("lid") != nullptr;
   bool want_contact = query->Child("contact") != nullptr;
+  if (want_devices) {
+    messaging_.stats.usync_device_queries++;
+    messaging_.stats.usync_device_users += list->ChildrenByTag("user").size();
+  }
 
   Node::Children users;
   for (const Node* user : list->ChildrenByTag("user")) {

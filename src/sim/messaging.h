@@ -72,6 +72,10 @@ struct MessagingStats {
   // Retry receipts routed (from phones and companions): each one is a message some device could
   // not decrypt.
   std::uint64_t retry_receipts = 0;
+  // usync queries that asked for device lists, and the users they named: a client that caches
+  // device lists asks only for users it does not know.
+  std::uint64_t usync_device_queries = 0;
+  std::uint64_t usync_device_users = 0;
 };
 
 struct MessagingState {

@@ -309,6 +309,40 @@ CREATE TABLE email_outbox (
   sent_ms         INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX email_outbox_due ON email_outbox(next_attempt_ms) WHERE state = 'pending';
+      // Migration 8 is the email branch's. What each linked number knows of its contacts
+      // (wa::client::ContactStore): LID <-> phone-number pairs, usync device lists, and the
+      // recent messages it sent (plaintext sealed like the other secrets, AAD: table, session,
+      // message id) to answer retry receipts after a restart; bounded per session by count and
+      // age at each commit (SessionStateOptions::sent_messages).
+      {9, "contacts",
+       R"sql(
+CREATE TABLE wa_lid_map (
+  session_id TEXT NOT NULL,
+  pn_user    TEXT NOT NULL,           -- user part of the phone-number JID
+  lid_user   TEXT NOT NULL,           -- user part of the @lid JID
+  PRIMARY KEY (session_id, pn_user),
+  UNIQUE (session_id, lid_user)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE wa_device_lists (
+  session_id   TEXT NOT NULL,
+  user_jid     TEXT NOT NULL,
+  devices      BLOB NOT NULL,         -- ascending big-endian u16 device ids
+  key_index_ts INTEGER NOT NULL,      -- the usync answer's <key-index-list ts>
+  fetched_ms   INTEGER NOT NULL,
+  PRIMARY KEY (session_id, user_jid)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE wa_sent_messages (
+  session_id TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  sent_ms    INTEGER NOT NULL,
+  sealed     BLOB NOT NULL,           -- wa::client::EncodeSentMessage
+  PRIMARY KEY (session_id, message_id)
+) STRICT;
+-- Rowids grow with each put: the by-session index walks a session's rows newest first.
+CREATE INDEX wa_sent_messages_by_session ON wa_sent_messages(session_id);
+CREATE INDEX wa_sent_messages_by_time ON wa_sent_messages(session_id, sent_ms);
 )sql"},
   };
   return migrations;

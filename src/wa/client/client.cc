@@ -203,6 +203,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         store_(store),
         devices_(store.device_store()),
         signal_(store.signal_store()),
+        contacts_(store.contact_store()),
         protocol_(signal_),
         sink_(std::move(sink)),
         connector_(std::move(connector)),
@@ -1116,24 +1117,39 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     return signal::Address::ForDevice(device.user(), device.server(), device.device());
   }
 
+  // PN <-> LID pairs live in the ContactStore (durable with the next Commit). A pair already
+  // known is not written again: every message from a LID sender repeats it.
   void LearnLid(const Jid& pn_user, const Jid& lid_user) {
     if (!pn_user.IsUser() || !lid_user.IsLid() || lid_user.user().empty()) return;
-    lid_of_pn_[pn_user.user()] = lid_user.user();
-    pn_of_lid_[lid_user.user()] = pn_user.user();
+    auto known = contacts_.GetLidOfPn(pn_user.user());
+    if (known && *known == lid_user.user()) return;
+    if (auto put = contacts_.PutLidMapping(pn_user.user(), lid_user.user()); !put) {
+      spdlog::warn("{}: cannot record the LID of {}: {}", name_, pn_user.ToString(),
+                   put.error().message());
+    }
   }
 
-  std::optional<Jid> LidOf(const Jid& user) const {
+  std::optional<Jid> LidOf(const Jid& user) {
     if (user.IsLid()) return user.ToNonAd();
-    auto it = lid_of_pn_.find(user.user());
-    if (!user.IsUser() || it == lid_of_pn_.end()) return std::nullopt;
-    return Jid::Lid(it->second);
+    if (!user.IsUser()) return std::nullopt;
+    auto lid = contacts_.GetLidOfPn(user.user());
+    if (!lid || !*lid) return std::nullopt;
+    return Jid::Lid(**lid);
   }
 
-  std::optional<Jid> PnOf(const Jid& user) const {
+  std::optional<Jid> PnOf(const Jid& user) {
     if (user.IsUser()) return user.ToNonAd();
-    auto it = pn_of_lid_.find(user.user());
-    if (!user.IsLid() || it == pn_of_lid_.end()) return std::nullopt;
-    return Jid::User(it->second);
+    if (!user.IsLid()) return std::nullopt;
+    auto pn = contacts_.GetPnOfLid(user.user());
+    if (!pn || !*pn) return std::nullopt;
+    return Jid::User(**pn);
+  }
+
+  void InvalidateDevices(const Jid& user) {
+    if (auto r = contacts_.InvalidateDeviceList(user.ToNonAd().ToString()); !r) {
+      spdlog::warn("{}: cannot forget the devices of {}: {}", name_, user.ToString(),
+                   r.error().message());
+    }
   }
 
   // <ack class="message"> as Baileys' buildAckStanza: the stanza's attributes, our device JID,
@@ -1151,15 +1167,20 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     if (!r) spdlog::debug("{}: prefetch failed: {}", name_, r.error().message());
   }
 
-  // The device lists of `users`, from the cache or one usync query for the missing ones.
+  // The device lists of `users`, from the ContactStore or one usync query for the missing
+  // ones (whose answers are stored, durable with the send's Commit).
   asio::awaitable<base::Result<std::map<std::string, std::vector<std::uint16_t>>>> GetDevices(
       std::shared_ptr<Conn> c, std::vector<Jid> users) {
+    PrefetchRequest prefetch;
+    for (const Jid& user : users) prefetch.device_lists.push_back(user.ToString());
+    co_await PrefetchFor(prefetch);
     std::map<std::string, std::vector<std::uint16_t>> out;
     std::vector<Jid> missing;
     for (const Jid& user : users) {
       std::string key = user.ToString();
-      if (auto it = device_cache_.find(key); it != device_cache_.end()) {
-        out[key] = it->second;
+      auto cached = contacts_.GetDeviceList(key);
+      if (cached && *cached) {
+        out[key] = std::move((*cached)->devices);
       } else if (std::find(missing.begin(), missing.end(), user) == missing.end()) {
         missing.push_back(user);
       }
@@ -1170,10 +1191,20 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     if (!r) co_return r.error().ToErrorCode();
     auto parsed = ParseUsyncDevices(*r);
     if (!parsed) co_return parsed.error();
+    PrefetchRequest learnt;
+    for (const auto& entry : *parsed) {
+      if (!entry.lid) continue;
+      learnt.lids_of_pns.push_back(entry.user.user());
+      learnt.pns_of_lids.push_back(entry.lid->user());
+    }
+    co_await PrefetchFor(learnt);
     for (auto& entry : *parsed) {
       if (entry.lid) LearnLid(entry.user, *entry.lid);
       std::string key = entry.user.ToString();
-      device_cache_[key] = entry.devices;
+      DeviceList list{entry.devices, entry.key_index_ts, NowUnixMs()};
+      if (auto put = contacts_.PutDeviceList(key, list); !put) {
+        spdlog::warn("{}: cannot store the devices of {}: {}", name_, key, put.error().message());
+      }
       out[key] = std::move(entry.devices);
     }
     co_return out;
@@ -1373,7 +1404,13 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       participants.push_back(Node("to", {{"jid", device}}, Node::Children{std::move(enc->to)}));
     }
     if (participants.empty()) co_return MakeError(Errc::kEncryptionFailed);
-    // The ratchet steps are durable before the ciphertexts leave.
+    // The plaintext is kept for retry receipts, also across restarts: it is committed with the
+    // ratchet steps, before the ciphertexts leave.
+    if (auto put = contacts_.PutSentMessage(id, SentMessageRecord{to.ToString(), type, plain,
+                                                                  NowUnixMs()});
+        !put) {
+      spdlog::warn("{}: cannot keep {} for retries: {}", name_, id, put.error().message());
+    }
     if (auto committed = co_await store_.Commit(); !committed) co_return committed.error();
     Node stanza("message", {{"id", id}, {"to", to}, {"type", type}},
                 Node::Children{Node("participants", {}, std::move(participants))});
@@ -1386,8 +1423,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       int code = ParseInt(*error, -1);
       Emit(MessageAck{id, to, code});
       // A refusal may mean our device lists are stale (479): ask again next time.
-      device_cache_.erase(to.ToString());
-      device_cache_.erase(me.ToString());
+      InvalidateDevices(to);
+      InvalidateDevices(me);
+      if (auto committed = co_await store_.Commit(); !committed) {
+        spdlog::warn("{}: commit after a refused send failed: {}", name_,
+                     committed.error().message());
+      }
       co_return MakeError(Errc::kMessageRejected);
     }
     std::int64_t t = 0;
@@ -1471,17 +1512,27 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     bool from_me = IsMe(*author);
     Jid chat = group ? from->ToNonAd()
                      : (from_me && recipient ? recipient->ToNonAd() : from->ToNonAd());
-    // PN <-> LID pairs the stanza teaches (02-messaging.md §2.4).
+    // PN <-> LID pairs the stanza teaches (02-messaging.md §2.4), learnt once their current
+    // values are prefetched.
+    std::vector<std::pair<Jid, Jid>> pairs;
     for (std::string_view key : {"sender_lid", "participant_lid"}) {
-      if (auto lid = node.GetJid(key); lid && author->IsUser()) LearnLid(author->ToNonAd(), lid->ToNonAd());
+      if (auto lid = node.GetJid(key); lid && author->IsUser()) {
+        pairs.emplace_back(author->ToNonAd(), lid->ToNonAd());
+      }
     }
     for (std::string_view key : {"sender_pn", "participant_pn"}) {
-      if (auto pn = node.GetJid(key); pn && author->IsLid()) LearnLid(pn->ToNonAd(), author->ToNonAd());
+      if (auto pn = node.GetJid(key); pn && author->IsLid()) {
+        pairs.emplace_back(pn->ToNonAd(), author->ToNonAd());
+      }
     }
+    auto learn = [&] {
+      for (const auto& [pn, lid] : pairs) LearnLid(pn, lid);
+    };
     auto address = AddressOf(*author);
     auto encs = node.ChildrenByTag("enc");
     if (!address || encs.empty()) {
       // Nothing we can decrypt (a placeholder, or a sender we cannot address): seen, acked.
+      learn();
       Send(*c, MessageAckStanza(node));
       co_return;
     }
@@ -1489,6 +1540,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
     PrefetchRequest prefetch;
     prefetch.addresses.push_back(*address);
+    for (const auto& [pn, lid] : pairs) {
+      prefetch.lids_of_pns.push_back(pn.user());
+      prefetch.pns_of_lids.push_back(lid.user());
+    }
+    if (author->IsUser()) prefetch.lids_of_pns.push_back(author->user());
+    if (author->IsLid()) prefetch.pns_of_lids.push_back(author->user());
     for (const Node* enc : encs) {
       auto bytes = enc->ContentBytes();
       if (!bytes) continue;
@@ -1501,6 +1558,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       }
     }
     co_await PrefetchFor(prefetch);
+    learn();
 
     // Pass 1: decrypt without moving any ratchet.
     struct Part {
@@ -1734,18 +1792,39 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     Emit(std::move(receipt));
   }
 
+  // A sent message from the ContactStore (nullopt when it is not there or unreadable).
+  asio::awaitable<std::optional<SentRecord>> StoredSent(std::string id) {
+    PrefetchRequest prefetch;
+    prefetch.sent_messages.push_back(id);
+    co_await PrefetchFor(prefetch);
+    auto stored = contacts_.GetSentMessage(id);
+    if (!stored) {
+      spdlog::warn("{}: cannot read sent message {}: {}", name_, id, stored.error().message());
+      co_return std::nullopt;
+    }
+    if (!*stored) co_return std::nullopt;
+    auto chat = Jid::Parse((*stored)->chat);
+    if (!chat) co_return std::nullopt;
+    co_return SentRecord{*chat, std::move((*stored)->type), std::move((*stored)->message)};
+  }
+
   // A peer could not decrypt a message we sent: encrypt it again for that device only, on a
   // fresh session when the receipt carries keys (or the old one looks wrong), §3.6. False when
   // the receipt must not be acknowledged (the store could not commit).
   asio::awaitable<bool> Resend(std::shared_ptr<Conn> c, const Node& receipt, Jid device) {
     std::string id(receipt.AttrOr("id"));
-    const SentRecord* sent = sent_.Find(id);
     const Node* retry = receipt.Child("retry");
-    if (!sent || !retry) {
+    std::optional<SentRecord> record;
+    if (const SentRecord* sent = sent_.Find(id)) {
+      record = *sent;  // a copy: the map may drop it while we wait
+    } else if (retry) {
+      // Sent before a restart (or long ago): the store keeps it within its bounds.
+      record = co_await StoredSent(id);
+    }
+    if (!record || !retry) {
       spdlog::info("{}: retry receipt for {} that we do not hold", name_, id);
       co_return true;
     }
-    SentRecord record = *sent;  // the map may drop it while we wait
     int& resent = resends_[id + "|" + device.ToString()];
     if (++resent > kMaxRetries) co_return true;
     int count = ParseInt(retry->AttrOr("count"), 1);
@@ -1779,11 +1858,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       co_await EnsureSessions(c, one, true);
     }
     bool own = IsMe(device);
-    std::string payload = record.message;
+    std::string payload = record->message;
     if (own) {
       proto::Message inner;
-      inner.ParseFromString(record.message);
-      WrapDeviceSent(inner, record.chat).SerializeToString(&payload);
+      inner.ParseFromString(record->message);
+      WrapDeviceSent(inner, record->chat).SerializeToString(&payload);
     }
     auto enc = EncryptFor(device, base::ToBytes(payload));
     // Whatever happened to the session is durable before the receipt is acknowledged.
@@ -1799,37 +1878,32 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     if (c->closing || c->end) co_return true;
     enc->to.SetAttr("count", std::to_string(count));
     Node stanza("message",
-                {{"id", id}, {"to", device}, {"type", record.type}, {"device_fanout", "false"}},
+                {{"id", id}, {"to", device}, {"type", record->type}, {"device_fanout", "false"}},
                 Node::Children{std::move(enc->to)});
-    if (own) stanza.SetAttr("recipient", record.chat);
+    if (own) stanza.SetAttr("recipient", record->chat);
     if (enc->pkmsg) stanza.mutable_children()->push_back(Node("device-identity", {}, creds_->account));
     Send(*c, stanza);
     co_return true;
   }
 
-  // A user's device list changed: forget the cached list (the next send asks again) and, for
-  // removed devices, their sessions (Baileys).
+  // A user's device list changed: forget the stored list (the next send asks again) and, for
+  // removed devices, their sessions (Baileys). Both are durable before the ack, so a restart
+  // does not bring the old list back.
   asio::awaitable<void> HandleDevicesNotification(std::shared_ptr<Conn> c, const Node& node) {
     if (auto from = node.GetJid("from")) {
-      device_cache_.erase(from->ToNonAd().ToString());
+      InvalidateDevices(*from);
       if (auto lid = node.GetJid("lid")) {
-        device_cache_.erase(lid->ToNonAd().ToString());
+        InvalidateDevices(*lid);
         LearnLid(from->ToNonAd(), lid->ToNonAd());
       }
-      bool removed = false;
       for (const Node* remove : node.ChildrenByTag("remove")) {
         for (const Node* device : remove->ChildrenByTag("device")) {
           auto jid = device->GetJid("jid");
           auto address = jid ? AddressOf(*jid) : base::Result<signal::Address>(MakeError(Errc::kProtocol));
-          if (address && jid->device() != 0) {
-            (void)protocol_.DeleteSession(*address);
-            removed = true;
-          }
+          if (address && jid->device() != 0) (void)protocol_.DeleteSession(*address);
         }
       }
-      if (removed) {
-        if (auto committed = co_await store_.Commit(); !committed) co_return;
-      }
+      if (auto committed = co_await store_.Commit(); !committed) co_return;
     }
     if (c->closing || c->end) co_return;
     Send(*c, stanzas::Ack(node));
@@ -1885,12 +1959,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   StateStore& store_;
   DeviceStore& devices_;
   signal::Store& signal_;
+  ContactStore& contacts_;
   signal::Protocol protocol_;
   MessageHandler message_handler_;
-  // Messaging state kept across connections (memory only): device lists per user JID, PN <-> LID
-  // users, sent messages for retries, received (chat, id) for dedupe, retry counters.
-  std::map<std::string, std::vector<std::uint16_t>> device_cache_;
-  std::map<std::string, std::string> lid_of_pn_, pn_of_lid_;
+  // Messaging state kept across connections in memory: the latest sent messages (a retry for an
+  // older one reads the ContactStore), received (chat, id) for dedupe, retry counters. Device
+  // lists and PN <-> LID pairs are the ContactStore's.
   RecentMap<SentRecord> sent_{kRecentSent};
   RecentSet received_{kRecentReceived};
   RecentMap<int> retries_asked_{kRecentReceived};

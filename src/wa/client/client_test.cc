@@ -16,6 +16,7 @@
 #include <map>
 
 #include "wa/client/errors.h"
+#include "wa/client/memory_contact_store.h"
 #include "wa/client/memory_device_store.h"
 #include "wa/client/pairing.h"
 #include "wa/proto/adv.pb.h"
@@ -106,6 +107,7 @@ class SplitStateStore final : public StateStore {
   SplitStateStore(DeviceStore& devices, signal::Store& signal) : devices_(devices), signal_(signal) {}
   signal::Store& signal_store() override { return signal_; }
   DeviceStore& device_store() override { return devices_; }
+  ContactStore& contact_store() override { return contacts_; }
   asio::awaitable<base::Result<void>> Prefetch(const PrefetchRequest&) override {
     co_return base::Result<void>();
   }
@@ -120,6 +122,7 @@ class SplitStateStore final : public StateStore {
  private:
   DeviceStore& devices_;
   signal::Store& signal_;
+  MemoryContactStore contacts_;
 };
 
 class ClientTest : public ::testing::Test {

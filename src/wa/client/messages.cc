@@ -138,6 +138,12 @@ base::Result<std::vector<UsyncDevices>> ParseUsyncDevices(const Node& result) {
         entry.devices.push_back(static_cast<std::uint16_t>(*id));
       }
     }
+    if (const Node* index = devices->Child("key-index-list")) {
+      std::string_view ts = index->AttrOr("ts");
+      std::int64_t v = 0;
+      auto [p, ec] = std::from_chars(ts.data(), ts.data() + ts.size(), v);
+      if (ec == std::errc() && p == ts.data() + ts.size() && v > 0) entry.key_index_ts = v;
+    }
     std::sort(entry.devices.begin(), entry.devices.end());
     entry.devices.erase(std::unique(entry.devices.begin(), entry.devices.end()),
                         entry.devices.end());

@@ -57,6 +57,7 @@ struct UsyncDevices {
   Jid user;                            // as the server echoed it (no device)
   std::vector<std::uint16_t> devices;  // ascending; non-zero ones only when they had key-index
   std::optional<Jid> lid;              // <lid val>, when the answer carried one
+  std::int64_t key_index_ts = 0;       // <key-index-list ts>, 0 when absent
 };
 // Every <user> with a <devices> answer; a user whose <devices> holds an <error> is left out.
 // kProtocol when the result has no <usync><list>.

@@ -123,7 +123,8 @@ Node DevicesAnswer() {
                                  Node::Children{Node("device-list", {},
                                                      Node::Children{device("0", nullptr),
                                                                     device("3", "1"),
-                                                                    device("5", nullptr)})}),
+                                                                    device("5", nullptr)}),
+                                                Node("key-index-list", {{"ts", "1700000123"}})}),
                             Node("lid", {{"val", Jid::Lid("246595422485243")}})});
   Node failed("user", {{"jid", Jid::User("15550003333")}},
               Node::Children{Node("devices", {},
@@ -141,6 +142,7 @@ TEST(Usync, ParsesDevicesAndLidsAndSkipsCompanionsWithoutKeyIndex) {
   EXPECT_EQ((*parsed)[0].devices, (std::vector<std::uint16_t>{0, 3}));
   ASSERT_TRUE((*parsed)[0].lid);
   EXPECT_EQ((*parsed)[0].lid->ToString(), "246595422485243@lid");
+  EXPECT_EQ((*parsed)[0].key_index_ts, 1700000123);
   EXPECT_FALSE(ParseUsyncDevices(Node("iq")));
 }
 

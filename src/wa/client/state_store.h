@@ -1,6 +1,7 @@
 // The asynchronous side of a linked device's stored state (docs/design/storage.md). The client
-// reads and writes its credentials and Signal keys through the synchronous DeviceStore and
-// wa::signal::Store this object hands out; an implementation backed by a database serves those
+// reads and writes its credentials, Signal keys and what it knows of its contacts (LID pairs,
+// device lists, sent messages) through the synchronous DeviceStore, wa::signal::Store and
+// ContactStore this object hands out; an implementation backed by a database serves those
 // calls from a per-session write-back cache, and these two coroutines move data between that
 // cache and the database off the network thread:
 //
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "wa/client/contact_store.h"
 #include "wa/client/store.h"
 #include "wa/signal/address.h"
 #include "wa/signal/store.h"
@@ -45,15 +47,22 @@ struct PrefetchRequest {
   std::vector<SenderKeyId> sender_keys;
   // Names whose device list ListSessionDevices / DeleteAllSessions will need.
   std::vector<std::string> session_names;
+  // ContactStore records: usync device lists (user JIDs), LID pairs (by PN user and by LID
+  // user) and sent messages (ids).
+  std::vector<std::string> device_lists;
+  std::vector<std::string> lids_of_pns;
+  std::vector<std::string> pns_of_lids;
+  std::vector<std::string> sent_messages;
 };
 
 class StateStore {
  public:
   virtual ~StateStore() = default;
 
-  // The synchronous views; both live as long as this object.
+  // The synchronous views; all live as long as this object.
   virtual signal::Store& signal_store() = 0;
   virtual DeviceStore& device_store() = 0;
+  virtual ContactStore& contact_store() = 0;
 
   // Loads what `request` names and the cache lacks. `request` must stay valid until the
   // awaitable completes (callers pass a local and await at once). An error means the records

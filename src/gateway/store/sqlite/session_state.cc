@@ -33,6 +33,12 @@ constexpr char kIdentity = 'i';
 constexpr char kSenderKey = 'k';
 constexpr char kPreKey = 'p';
 constexpr char kDeviceList = 'd';  // the devices of one name that have a session
+// ContactStore records. The PN -> LID row is the stored one; the LID -> PN entry is its mirror
+// (the same wa_lid_map row read by the other key), written alongside but never stored itself.
+constexpr char kLidOfPn = 'l';
+constexpr char kPnOfLid = 'n';
+constexpr char kUsyncDevices = 'u';  // a user's device list as usync answered it
+constexpr char kSent = 'm';          // a sent message, by id
 
 void PutU32(std::string& out, std::uint32_t v) {
   out.push_back(static_cast<char>(v >> 24));
@@ -73,11 +79,13 @@ std::string PreKeyKey(std::uint32_t id) {
   return key;
 }
 
-std::string DeviceListKey(std::string_view name) {
-  std::string key(1, kDeviceList);
+std::string NameKey(char kind, std::string_view name) {
+  std::string key(1, kind);
   key += name;
   return key;
 }
+
+std::string DeviceListKey(std::string_view name) { return NameKey(kDeviceList, name); }
 
 // A cache key taken apart (keys are made above, so they are well formed).
 struct RowKey {
@@ -104,7 +112,11 @@ RowKey DecodeKey(std::string_view key) {
       break;
     }
     case kPreKey: row.number = GetU32(key, 1); break;
-    case kDeviceList: row.name = key.substr(1); break;
+    case kDeviceList:
+    case kLidOfPn:
+    case kPnOfLid:
+    case kUsyncDevices:
+    case kSent: row.name = key.substr(1); break;
   }
   return row;
 }
@@ -134,6 +146,43 @@ Bytes EncodeDevices(const std::vector<std::uint32_t>& devices) {
   return Bytes(s.begin(), s.end());
 }
 
+// A usync device list: u64 key_index_ts || u64 fetched_ms || ascending big-endian u16 devices
+// (the last part is the wa_device_lists.devices column).
+constexpr std::size_t kUsyncHeader = 16;
+
+void PutU64(std::string& out, std::uint64_t v) {
+  PutU32(out, static_cast<std::uint32_t>(v >> 32));
+  PutU32(out, static_cast<std::uint32_t>(v));
+}
+
+std::uint64_t GetU64(ByteView v, std::size_t at) {
+  std::uint64_t out = 0;
+  for (std::size_t i = 0; i < 8; ++i) out = out << 8 | v[at + i];
+  return out;
+}
+
+Bytes EncodeUsyncDevices(const wa::client::DeviceList& list) {
+  std::string s;
+  PutU64(s, static_cast<std::uint64_t>(list.key_index_ts));
+  PutU64(s, static_cast<std::uint64_t>(list.fetched_ms));
+  for (std::uint16_t d : list.devices) {
+    s.push_back(static_cast<char>(d >> 8));
+    s.push_back(static_cast<char>(d));
+  }
+  return Bytes(s.begin(), s.end());
+}
+
+std::optional<wa::client::DeviceList> DecodeUsyncDevices(ByteView v) {
+  if (v.size() < kUsyncHeader || (v.size() - kUsyncHeader) % 2 != 0) return std::nullopt;
+  wa::client::DeviceList list;
+  list.key_index_ts = static_cast<std::int64_t>(GetU64(v, 0));
+  list.fetched_ms = static_cast<std::int64_t>(GetU64(v, 8));
+  for (std::size_t i = kUsyncHeader; i < v.size(); i += 2) {
+    list.devices.push_back(static_cast<std::uint16_t>(v[i] << 8 | v[i + 1]));
+  }
+  return list;
+}
+
 // What an entry costs: its key and value plus the hash node, list hook and bookkeeping.
 constexpr std::size_t kEntryOverhead = 160;
 std::size_t Cost(const std::string& key, const std::optional<Bytes>& value) {
@@ -158,6 +207,9 @@ Bytes SignedPreKeyAad(std::string_view sid, const wa::signal::SignedPreKey& key)
               std::to_string(key.timestamp_ms)});
 }
 Bytes CredentialsAad(std::string_view sid) { return Aad({"wa_credentials", sid}); }
+Bytes SentAad(std::string_view sid, std::string_view id) {
+  return Aad({"wa_sent_messages", sid, id});
+}
 
 template <std::size_t N>
 bool CopyExact(ByteView from, std::array<std::uint8_t, N>& to) {
@@ -254,6 +306,8 @@ struct SessionStates::Batch {
   std::optional<std::string> credentials;  // EncodeCredentials' text
   std::vector<std::pair<std::string, std::optional<Bytes>>> records;  // cache key -> value
   std::vector<std::pair<std::uint32_t, std::optional<wa::signal::SignedPreKey>>> signed_pre_keys;
+  // Set when the batch stores a sent message: the session's sent messages are trimmed to these.
+  std::optional<wa::client::SentMessageBounds> trim_sent;
 };
 
 // Commits from every session queue here; one flush at a time runs on the store's pool and
@@ -363,6 +417,9 @@ class SessionStates::Committer {
             "DELETE FROM wa_prekeys WHERE session_id = ?1",
             "DELETE FROM wa_signed_prekeys WHERE session_id = ?1",
             "DELETE FROM wa_sender_keys WHERE session_id = ?1",
+            "DELETE FROM wa_lid_map WHERE session_id = ?1",
+            "DELETE FROM wa_device_lists WHERE session_id = ?1",
+            "DELETE FROM wa_sent_messages WHERE session_id = ?1",
         };
         for (std::size_t i = 0; i < std::size(kWipe); ++i) {
           Stmt* s = Get(kWipeFirst + i, kWipe[i]);
@@ -405,6 +462,21 @@ class SessionStates::Committer {
       for (const auto& [key, value] : b.records) {
         if (auto r = ApplyRecord(b, key, value); !r) return r;
       }
+      if (b.trim_sent) {
+        // Beyond the newest max_count (rowids grow with each put), and older than max_age
+        // before the newest.
+        Stmt* s = Get(kSentTrim,
+                      "DELETE FROM wa_sent_messages WHERE session_id = ?1 AND ("
+                      " rowid <= (SELECT rowid FROM wa_sent_messages WHERE session_id = ?1"
+                      "   ORDER BY rowid DESC LIMIT 1 OFFSET ?2)"
+                      " OR sent_ms < (SELECT MAX(sent_ms) FROM wa_sent_messages"
+                      "   WHERE session_id = ?1) - ?3)");
+        if (!s) return ErrorOf(db_);
+        s->Bind(1, sid);
+        s->Bind(2, static_cast<long long>(b.trim_sent->max_count));
+        s->Bind(3, static_cast<long long>(b.trim_sent->max_age_ms));
+        if (!Done(*s)) return ErrorOf(db_);
+      }
       return {};
     }
 
@@ -421,8 +493,15 @@ class SessionStates::Committer {
       kSenderDel,
       kPrePut,
       kPreDel,
+      kLidPut,
+      kLidDel,
+      kUsyncPut,
+      kUsyncDel,
+      kSentPut,
+      kSentDel,
+      kSentTrim,
       kWipeFirst,
-      kCount = kWipeFirst + 6,
+      kCount = kWipeFirst + 9,
     };
 
     base::Result<void> ApplyRecord(const Batch& b, const std::string& key,
@@ -505,8 +584,56 @@ class SessionStates::Committer {
           }
           if (s) s->Bind(2, static_cast<long long>(row.number));
           break;
+        case kLidOfPn:
+          if (value) {
+            // OR REPLACE also drops the row that held this LID for another number.
+            s = Get(kLidPut,
+                    "INSERT OR REPLACE INTO wa_lid_map(session_id, pn_user, lid_user)"
+                    " VALUES(?1, ?2, ?3)");
+            if (s) s->Bind(3, base::AsChars(*value));
+          } else {
+            s = Get(kLidDel, "DELETE FROM wa_lid_map WHERE session_id = ?1 AND pn_user = ?2");
+          }
+          if (s) s->Bind(2, row.name);
+          break;
+        case kUsyncDevices:
+          if (value) {
+            if (value->size() < kUsyncHeader) return Corrupt();
+            s = Get(kUsyncPut,
+                    "INSERT INTO wa_device_lists(session_id, user_jid, devices, key_index_ts,"
+                    " fetched_ms) VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(session_id, user_jid)"
+                    " DO UPDATE SET devices = excluded.devices,"
+                    " key_index_ts = excluded.key_index_ts, fetched_ms = excluded.fetched_ms");
+            if (s) {
+              s->BindBlob(3, ByteView(*value).subspan(kUsyncHeader));
+              s->Bind(4, static_cast<long long>(GetU64(*value, 0)));
+              s->Bind(5, static_cast<long long>(GetU64(*value, 8)));
+            }
+          } else {
+            s = Get(kUsyncDel,
+                    "DELETE FROM wa_device_lists WHERE session_id = ?1 AND user_jid = ?2");
+          }
+          if (s) s->Bind(2, row.name);
+          break;
+        case kSent:
+          if (value) {
+            if (value->size() < 8) return Corrupt();
+            // OR REPLACE: a put again is a new row, so the newest by rowid is the latest put.
+            s = Get(kSentPut,
+                    "INSERT OR REPLACE INTO wa_sent_messages(session_id, message_id, sent_ms,"
+                    " sealed) VALUES(?1, ?2, ?3, ?4)");
+            if (s) {
+              s->Bind(3, static_cast<long long>(GetU64(*value, 0)));
+              s->BindBlob(4, b.sealer.Seal(*value, SentAad(sid, row.name)));
+            }
+          } else {
+            s = Get(kSentDel,
+                    "DELETE FROM wa_sent_messages WHERE session_id = ?1 AND message_id = ?2");
+          }
+          if (s) s->Bind(2, row.name);
+          break;
         default:
-          return {};  // device lists are derived, never written
+          return {};  // device lists and LID -> PN mirrors are derived, never written
       }
       if (!s) return ErrorOf(db_);
       s->Bind(1, sid);
@@ -636,7 +763,7 @@ base::Result<SessionStates::Loaded> SessionStates::ReadRecords(
       sqlite3* db;
       ~EndRead() { Exec(db, "COMMIT", nullptr); }
     } end{db};
-    std::array<std::unique_ptr<Stmt>, 5> stmts;
+    std::array<std::unique_ptr<Stmt>, 9> stmts;
     auto get = [&](std::size_t slot, const char* sql) -> Stmt* {
       auto& s = stmts[slot];
       if (!s) {
@@ -685,6 +812,24 @@ base::Result<SessionStates::Loaded> SessionStates::ReadRecords(
                      " ORDER BY device");
           if (s) s->Bind(2, row.name);
           break;
+        case kLidOfPn:
+          s = get(5, "SELECT lid_user FROM wa_lid_map WHERE session_id = ?1 AND pn_user = ?2");
+          if (s) s->Bind(2, row.name);
+          break;
+        case kPnOfLid:
+          s = get(6, "SELECT pn_user FROM wa_lid_map WHERE session_id = ?1 AND lid_user = ?2");
+          if (s) s->Bind(2, row.name);
+          break;
+        case kUsyncDevices:
+          s = get(7, "SELECT devices, key_index_ts, fetched_ms FROM wa_device_lists"
+                     " WHERE session_id = ?1 AND user_jid = ?2");
+          if (s) s->Bind(2, row.name);
+          break;
+        case kSent:
+          s = get(8, "SELECT sealed FROM wa_sent_messages"
+                     " WHERE session_id = ?1 AND message_id = ?2");
+          if (s) s->Bind(2, row.name);
+          break;
       }
       if (!s) return ErrorOf(db);
       s->Bind(1, sid);
@@ -724,6 +869,29 @@ base::Result<SessionStates::Loaded> SessionStates::ReadRecords(
             if (priv->size() != 32) return Corrupt();
             value = std::move(*priv);
             value->insert(value->end(), pub.begin(), pub.end());
+            break;
+          }
+          case kLidOfPn:
+          case kPnOfLid: {
+            std::string text = s->Text(0);
+            value = Bytes(text.begin(), text.end());
+            break;
+          }
+          case kUsyncDevices: {
+            Bytes devices = s->Blob(0);
+            if (devices.size() % 2 != 0) return Corrupt();
+            std::string header;
+            PutU64(header, static_cast<std::uint64_t>(s->Int(1)));
+            PutU64(header, static_cast<std::uint64_t>(s->Int(2)));
+            value = Bytes(header.begin(), header.end());
+            value->insert(value->end(), devices.begin(), devices.end());
+            break;
+          }
+          case kSent: {
+            auto plain = sealer.Open(s->Blob(0), SentAad(sid, row.name));
+            if (!plain) return plain.error();
+            if (plain->size() < 8) return Corrupt();
+            value = std::move(*plain);
             break;
           }
         }
@@ -891,8 +1059,9 @@ void SessionState::MarkCommitted(std::uint64_t seq) {
       e.dirty_seq = 0;
       --dirty_count_;
     }
-    // One-time prekeys are not kept once durable: each is read at most once more.
-    if (e.dirty_seq == 0 && (*e.key)[0] == kPreKey) Erase(e);
+    // One-time prekeys and sent messages are not kept once durable: each is read at most once
+    // more (a pkmsg naming the prekey; a retry receipt, and the client keeps recent sends).
+    if (e.dirty_seq == 0 && ((*e.key)[0] == kPreKey || (*e.key)[0] == kSent)) Erase(e);
   }
   Trim();
 }
@@ -910,6 +1079,10 @@ asio::awaitable<base::Result<void>> SessionState::Prefetch(
   for (std::uint32_t id : request.pre_key_ids) want(PreKeyKey(id));
   for (const auto& k : request.sender_keys) want(SenderKeyKey(k.group_id, k.sender));
   for (const auto& name : request.session_names) want(DeviceListKey(name));
+  for (const auto& user : request.device_lists) want(NameKey(kUsyncDevices, user));
+  for (const auto& pn : request.lids_of_pns) want(NameKey(kLidOfPn, pn));
+  for (const auto& lid : request.pns_of_lids) want(NameKey(kPnOfLid, lid));
+  for (const auto& id : request.sent_messages) want(NameKey(kSent, id));
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   if (keys.empty()) co_return base::Result<void>();
@@ -952,8 +1125,16 @@ asio::awaitable<base::Result<void>> SessionState::Commit() {
   for (const SignedEntry& e : signed_pre_keys_) {
     if (e.dirty_seq != 0) batch.signed_pre_keys.emplace_back(e.id, e.key);
   }
+  // In write order: sent messages get ascending rowids, which the count bound goes by.
+  std::vector<const Entry*> dirty;
   for (const Entry& e : lru_) {
-    if (e.dirty_seq != 0) batch.records.emplace_back(*e.key, e.value);
+    if (e.dirty_seq != 0) dirty.push_back(&e);
+  }
+  std::sort(dirty.begin(), dirty.end(),
+            [](const Entry* a, const Entry* b) { return a->dirty_seq < b->dirty_seq; });
+  for (const Entry* e : dirty) {
+    batch.records.emplace_back(*e->key, e->value);
+    if ((*e->key)[0] == kSent && e->value) batch.trim_sent = states_.options_.sent_messages;
   }
   auto op = states_.committer_->Submit(std::move(batch), asio::use_awaitable);
   base::Result<void> result = co_await std::move(op);
@@ -987,6 +1168,86 @@ base::Result<void> SessionState::Wipe() {
   wipe_seq_ = ++write_seq_;
   ++wipe_epoch_;
   return {};
+}
+
+// --- wa::client::ContactStore ---
+
+namespace {
+
+std::optional<std::string> AsText(const std::optional<Bytes>& value) {
+  if (!value) return std::nullopt;
+  return std::string(value->begin(), value->end());
+}
+
+}  // namespace
+
+base::Result<void> SessionState::PutLidMapping(std::string_view pn_user,
+                                               std::string_view lid_user) {
+  auto old_lid = GetLidOfPn(pn_user);
+  if (!old_lid) return old_lid.error();
+  auto old_pn = GetPnOfLid(lid_user);
+  if (!old_pn) return old_pn.error();
+  if (*old_lid == lid_user && *old_pn == pn_user) return {};
+  // The pairs this one replaces: their mirrors go (the row of the LID's old number is removed
+  // by the new row's OR REPLACE, and again by its own deletion, in whichever order).
+  if (*old_lid && **old_lid != lid_user) Write(NameKey(kPnOfLid, **old_lid), std::nullopt);
+  if (*old_pn && **old_pn != pn_user) Write(NameKey(kLidOfPn, **old_pn), std::nullopt);
+  Write(NameKey(kLidOfPn, pn_user), Bytes(lid_user.begin(), lid_user.end()));
+  Write(NameKey(kPnOfLid, lid_user), Bytes(pn_user.begin(), pn_user.end()));
+  return {};
+}
+
+base::Result<std::optional<std::string>> SessionState::GetLidOfPn(std::string_view pn_user) {
+  auto e = Get(NameKey(kLidOfPn, pn_user));
+  if (!e) return e.error();
+  return AsText((*e)->value);
+}
+
+base::Result<std::optional<std::string>> SessionState::GetPnOfLid(std::string_view lid_user) {
+  auto e = Get(NameKey(kPnOfLid, lid_user));
+  if (!e) return e.error();
+  return AsText((*e)->value);
+}
+
+base::Result<void> SessionState::PutDeviceList(std::string_view user,
+                                               const wa::client::DeviceList& list) {
+  Write(NameKey(kUsyncDevices, user), EncodeUsyncDevices(list));
+  return {};
+}
+
+base::Result<std::optional<wa::client::DeviceList>> SessionState::GetDeviceList(
+    std::string_view user) {
+  auto e = Get(NameKey(kUsyncDevices, user));
+  if (!e) return e.error();
+  if (!(*e)->value) return std::optional<wa::client::DeviceList>();
+  auto list = DecodeUsyncDevices(*(*e)->value);
+  if (!list) return Corrupt();
+  return list;
+}
+
+base::Result<void> SessionState::InvalidateDeviceList(std::string_view user) {
+  std::string key = NameKey(kUsyncDevices, user);
+  // Known absent and clean: nothing to write (a notification for a user we never asked about).
+  if (Entry* e = Find(key); e && !e->value && e->dirty_seq == 0) return {};
+  Write(key, std::nullopt);
+  return {};
+}
+
+base::Result<void> SessionState::PutSentMessage(std::string_view id,
+                                                const wa::client::SentMessageRecord& record) {
+  std::string encoded = wa::client::EncodeSentMessage(record);
+  Write(NameKey(kSent, id), Bytes(encoded.begin(), encoded.end()));
+  return {};
+}
+
+base::Result<std::optional<wa::client::SentMessageRecord>> SessionState::GetSentMessage(
+    std::string_view id) {
+  auto e = Get(NameKey(kSent, id));
+  if (!e) return e.error();
+  if (!(*e)->value) return std::optional<wa::client::SentMessageRecord>();
+  auto record = wa::client::DecodeSentMessage(base::AsChars(*(*e)->value));
+  if (!record) return Corrupt();
+  return record;
 }
 
 // --- wa::signal::Store ---

@@ -1,6 +1,6 @@
 // The stored state of linked numbers in the SQLite store (docs/design/storage.md): per session
 // (a linked number, keyed by the gateway's session id), a SessionState is the wa::client's
-// DeviceStore and wa::signal::Store, served from a write-back cache, and its StateStore whose
+// DeviceStore, ContactStore and wa::signal::Store, served from a write-back cache, and its StateStore whose
 // Prefetch/Commit move records between that cache and the database on the store's pool.
 //
 // - Reads come from the cache. A miss reads through to the database synchronously, on the
@@ -13,10 +13,14 @@
 // - Wipe() (DeviceStore) forgets the credentials and every Signal record of the session; the next
 //   Commit removes all of its rows in the same transaction as any later writes.
 // - Credentials and signed prekeys stay in memory while the state is open; sessions, peer
-//   identities, sender keys and device lists are kept least-recently-used within
-//   `cache_bytes`; one-time prekeys are dropped as soon as a commit made them durable (they are
-//   read once, when a pkmsg names one). Dirty records are never evicted.
-// - Secrets (credentials, session and sender-key records, private keys) are sealed under the
+//   identities, sender keys, device lists and LID pairs are kept least-recently-used within
+//   `cache_bytes`; one-time prekeys and sent messages are dropped as soon as a commit made them
+//   durable (they are read at most once more: a pkmsg naming the prekey, a retry receipt).
+//   Dirty records are never evicted.
+// - Sent messages are bounded per session (`sent_messages`): each commit that wrote one removes
+//   the session's rows beyond the newest `max_count` and those older than `max_age_ms` before
+//   the newest.
+// - Secrets (credentials, session and sender-key records, private keys, sent messages) are sealed under the
 //   master key (gateway/store/sealer.h) with the row's identity as associated data.
 //
 // Threading: a SessionState is used from its owner's strand only, like the interfaces it
@@ -42,6 +46,7 @@
 #include "base/result.h"
 #include "gateway/store/sealer.h"
 #include "gateway/store/sqlite/sqlite_store.h"
+#include "wa/client/contact_store.h"
 #include "wa/client/credentials.h"
 #include "wa/client/state_store.h"
 #include "wa/client/store.h"
@@ -53,6 +58,7 @@ struct SessionStateOptions {
   // Per session, the bytes of cached records (key, value and bookkeeping) above which the least
   // recently used clean ones are dropped after a commit, prefetch or read-through.
   std::size_t cache_bytes = 32 * 1024;
+  wa::client::SentMessageBounds sent_messages;
 };
 
 struct SessionStateStats {
@@ -109,7 +115,8 @@ class SessionStates {
 
 class SessionState final : public wa::client::StateStore,
                            public wa::signal::Store,
-                           public wa::client::DeviceStore {
+                           public wa::client::DeviceStore,
+                           public wa::client::ContactStore {
  public:
   // Writes not committed are lost (as in a crash).
   ~SessionState() override;
@@ -121,6 +128,7 @@ class SessionState final : public wa::client::StateStore,
   // --- wa::client::StateStore ---
   wa::signal::Store& signal_store() override { return *this; }
   wa::client::DeviceStore& device_store() override { return *this; }
+  wa::client::ContactStore& contact_store() override { return *this; }
   boost::asio::awaitable<base::Result<void>> Prefetch(
       const wa::client::PrefetchRequest& request) override;
   boost::asio::awaitable<base::Result<void>> Commit() override;
@@ -129,6 +137,20 @@ class SessionState final : public wa::client::StateStore,
   base::Result<std::optional<wa::client::Credentials>> Load() override;
   base::Result<void> Save(const wa::client::Credentials& credentials) override;
   base::Result<void> Wipe() override;
+
+  // --- wa::client::ContactStore (durable after Commit) ---
+  base::Result<void> PutLidMapping(std::string_view pn_user, std::string_view lid_user) override;
+  base::Result<std::optional<std::string>> GetLidOfPn(std::string_view pn_user) override;
+  base::Result<std::optional<std::string>> GetPnOfLid(std::string_view lid_user) override;
+  base::Result<void> PutDeviceList(std::string_view user,
+                                   const wa::client::DeviceList& list) override;
+  base::Result<std::optional<wa::client::DeviceList>> GetDeviceList(
+      std::string_view user) override;
+  base::Result<void> InvalidateDeviceList(std::string_view user) override;
+  base::Result<void> PutSentMessage(std::string_view id,
+                                    const wa::client::SentMessageRecord& record) override;
+  base::Result<std::optional<wa::client::SentMessageRecord>> GetSentMessage(
+      std::string_view id) override;
 
   // --- wa::signal::Store (durable after Commit) ---
   // The identity and registration id are the credentials' (kNoCredentials before a Save).
