@@ -309,6 +309,7 @@ CREATE TABLE email_outbox (
   sent_ms         INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX email_outbox_due ON email_outbox(next_attempt_ms) WHERE state = 'pending';
+)sql"},
       // Migration 8 is the email branch's. What each linked number knows of its contacts
       // (wa::client::ContactStore): LID <-> phone-number pairs, usync device lists, and the
       // recent messages it sent (plaintext sealed like the other secrets, AAD: table, session,
