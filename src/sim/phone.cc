@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "base/clock.h"
+
 namespace sim {
 
 namespace {
@@ -11,12 +13,6 @@ namespace {
 // beyond this many the oldest are forgotten.
 constexpr std::size_t kHandedOutLimit = 200;
 
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 PhoneClient::PhoneClient(const wa::crypto::KeyPair& identity)
@@ -24,7 +20,7 @@ PhoneClient::PhoneClient(const wa::crypto::KeyPair& identity)
       store_(identity, registration_id_),
       protocol_(store_),
       signed_pre_key_(
-          wa::signal::GenerateSignedPreKey(identity, 1, static_cast<std::uint64_t>(NowMs()))) {
+          wa::signal::GenerateSignedPreKey(identity, 1, static_cast<std::uint64_t>(base::UnixMs()))) {
   // One-time prekeys are made on the first bundle request: most phones of a large simulated
   // network are never messaged first, and 50 key pairs cost ~2 ms and ~6 KB each time.
   (void)store_.StoreSignedPreKey(signed_pre_key_);
@@ -91,7 +87,7 @@ bool PhoneClient::AddInbox(InboxEntry entry) {
     ++duplicates_;
     return false;
   }
-  if (entry.received_ms == 0) entry.received_ms = NowMs();
+  if (entry.received_ms == 0) entry.received_ms = base::UnixMs();
   inbox_.push_back(std::move(entry));
   while (inbox_.size() > kInboxLimit) {
     inbox_keys_.erase(InboxKey(inbox_.front().from, inbox_.front().id));
@@ -101,7 +97,7 @@ bool PhoneClient::AddInbox(InboxEntry entry) {
 }
 
 void PhoneClient::AddChatState(ChatStateEntry entry) {
-  if (entry.timestamp_ms == 0) entry.timestamp_ms = NowMs();
+  if (entry.timestamp_ms == 0) entry.timestamp_ms = base::UnixMs();
   chat_states_.push_back(std::move(entry));
   while (chat_states_.size() > kChatStateLimit) chat_states_.pop_front();
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/clock.h"
 #include "base/bytes.h"
 #include "gateway/accounts/api_key.h"
 #include "gateway/accounts/password.h"
@@ -17,12 +18,6 @@ namespace asio = boost::asio;
 using status = base::http::beast_http::status;
 
 namespace {
-
-std::int64_t SystemNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 ApiError StoreError(const boost::system::error_code& ec) {
   spdlog::error("accounts: store failed: {}", ec.message());
@@ -68,7 +63,7 @@ AccountService::AccountService(store::AccountStore& store, base::BlockingPool& h
       hash_pool_(hash_pool),
       config_(config),
       options_(options),
-      now_ms_(now_ms ? std::move(now_ms) : SystemNowMs),
+      now_ms_(now_ms ? std::move(now_ms) : base::UnixMs),
       steady_(steady ? std::move(steady) : [] { return Clock::now(); }),
       login_by_account_(options.login_failures_per_account, options.login_window),
       login_by_ip_(options.login_failures_per_ip, options.login_window),

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "base/clock.h"
 #include "gateway/api/auth.h"
 #include "gateway/api/json.h"
 
@@ -58,11 +59,6 @@ json::object DeliveryJson(const WebhookDeliveryRow& d) {
                       {"attempts", std::move(attempts)},
                       {"created_at", Rfc3339(d.created_ms)},
                       {"updated_at", Rfc3339(d.updated_ms)}};
-}
-
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 std::string Query(std::string_view query, std::string_view name) {
@@ -170,7 +166,7 @@ void AddWebhookRoutes(http::Router& router, accounts::AccountService& accounts, 
     }
     auto made = co_await hooks.CreateEndpoint(caller.principal.account_id, std::move(spec));
     if (!made) co_return http::Problem(ctx.request, made.error());
-    auto out = EndpointJson(made->endpoint, NowMs());
+    auto out = EndpointJson(made->endpoint, base::UnixMs());
     out["secret"] = made->secret;
     auto res = JsonResponse(ctx.request, status::created, out);
     res.set(http::beast_http::field::location, "/v1/webhooks/" + made->endpoint.id);
@@ -192,7 +188,7 @@ void AddWebhookRoutes(http::Router& router, accounts::AccountService& accounts, 
       next = rows->back().id;
     }
     json::array data;
-    auto now = NowMs();
+    auto now = base::UnixMs();
     for (const auto& e : *rows) {
       if (Visible(caller.principal, e)) data.push_back(EndpointJson(e, now));
     }
@@ -204,7 +200,7 @@ void AddWebhookRoutes(http::Router& router, accounts::AccountService& accounts, 
   router.Add(verb::get, "/v1/webhooks/{id}", [&accounts, &hooks](http::Context& ctx) {
     return WithEndpoint(ctx, accounts, hooks, false,
                         [](http::Context& ctx, const Caller&, const WebhookEndpointRow& e) -> asio::awaitable<http::Response> {
-                          co_return JsonResponse(ctx.request, status::ok, EndpointJson(e, NowMs()));
+                          co_return JsonResponse(ctx.request, status::ok, EndpointJson(e, base::UnixMs()));
                         });
   });
 
@@ -224,7 +220,7 @@ void AddWebhookRoutes(http::Router& router, accounts::AccountService& accounts, 
                           if (auto bad = ReadEvents(ctx, body, patch.events)) co_return std::move(*bad);
                           auto updated = co_await h->UpdateEndpoint(caller.principal.account_id, e.id, std::move(patch));
                           if (!updated) co_return http::Problem(ctx.request, updated.error());
-                          co_return JsonResponse(ctx.request, status::ok, EndpointJson(*updated, NowMs()));
+                          co_return JsonResponse(ctx.request, status::ok, EndpointJson(*updated, base::UnixMs()));
                         });
   });
 
@@ -244,7 +240,7 @@ void AddWebhookRoutes(http::Router& router, accounts::AccountService& accounts, 
                         [h = &hooks](http::Context& ctx, const Caller& caller, const WebhookEndpointRow& e) -> asio::awaitable<http::Response> {
                           auto rotated = co_await h->RotateSecret(caller.principal.account_id, e.id);
                           if (!rotated) co_return http::Problem(ctx.request, rotated.error());
-                          auto out = EndpointJson(rotated->endpoint, NowMs());
+                          auto out = EndpointJson(rotated->endpoint, base::UnixMs());
                           out["secret"] = rotated->secret;
                           co_return JsonResponse(ctx.request, status::ok, out);
                         });

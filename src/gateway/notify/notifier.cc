@@ -10,6 +10,7 @@
 
 #include <algorithm>
 
+#include "base/clock.h"
 #include "gateway/store/ids.h"
 
 namespace gateway::notify {
@@ -17,12 +18,6 @@ namespace gateway::notify {
 namespace asio = boost::asio;
 
 namespace {
-
-std::int64_t SystemNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string StringField(const boost::json::object& o, const char* key) {
   auto it = o.find(key);
@@ -51,7 +46,7 @@ Notifier::Notifier(asio::io_context& ioc, store::EmailStore& emails, store::Acco
       pool_(smtp_pool),
       monthly_limit_(std::move(monthly_limit)),
       options_(std::move(options)),
-      now_ms_(now_ms ? std::move(now_ms) : std::function<std::int64_t()>(SystemNowMs)),
+      now_ms_(now_ms ? std::move(now_ms) : std::function<std::int64_t()>(base::UnixMs)),
       strand_(asio::make_strand(ioc)),
       timer_(strand_),
       rules_(options_.disconnected_after) {}

@@ -14,6 +14,7 @@
 #include <climits>
 #include <set>
 
+#include "base/clock.h"
 #include "gateway/store/ids.h"
 #include "wa/client/client.h"
 #include "wa/client/errors.h"
@@ -26,12 +27,6 @@ using status = base::http::beast_http::status;
 using store::MessageRow;
 
 namespace {
-
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 ApiError StoreError(const boost::system::error_code& ec) {
   spdlog::error("outbox: store failed: {}", ec.message());
@@ -177,9 +172,9 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
 
   // Sleeps `ms` whatever happens, except Stop (typing must last its time).
   asio::awaitable<void> Sleep(std::int64_t ms) {
-    std::int64_t until = NowMs() + ms;
+    std::int64_t until = base::UnixMs() + ms;
     while (!stopping_) {
-      std::int64_t left = until - NowMs();
+      std::int64_t left = until - base::UnixMs();
       if (left <= 0) break;
       timer_.expires_after(std::chrono::milliseconds(left));
       boost::system::error_code ec;
@@ -214,7 +209,7 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   asio::awaitable<void> Change(const std::string& message_id, std::string_view to_status, std::string_view code = {},
                                std::string_view detail = {}, int attempts_inc = 0, std::int64_t wa_ts = 0,
                                bool first_contact = false) {
-    store::MessageStore::Transition t{.message_id = message_id, .status = std::string(to_status), .at_ms = NowMs(),
+    store::MessageStore::Transition t{.message_id = message_id, .status = std::string(to_status), .at_ms = base::UnixMs(),
                                       .error_code = std::string(code), .error_detail = std::string(detail),
                                       .attempts_inc = attempts_inc, .wa_timestamp = wa_ts,
                                       .first_contact = first_contact};
@@ -232,7 +227,7 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   asio::awaitable<std::int64_t> ExpireDue() {
     auto pending = co_await outbox_.messages_.PendingOutgoing(row_.id, kExpiryScan);
     if (!pending) co_return 1000;
-    std::int64_t now = NowMs();
+    std::int64_t now = base::UnixMs();
     std::int64_t next = now + 3600000;
     for (const auto& m : *pending) {
       if (m.status != "queued" || !m.expires_ms) continue;
@@ -260,7 +255,7 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   }
 
   asio::awaitable<void> Loop() {
-    co_await LoadDay(NowMs());
+    co_await LoadDay(base::UnixMs());
     std::int64_t backoff = outbox_.options_.retry_min.count();
     while (!stopping_) {
       if (!connected_) {
@@ -268,7 +263,7 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
         co_await WaitFor(wait);
         continue;
       }
-      std::int64_t now = NowMs();
+      std::int64_t now = base::UnixMs();
       if (now >= next_day_) co_await LoadDay(now);
       auto pending = co_await outbox_.messages_.PendingOutgoing(row_.id, 64);
       if (!pending) {
@@ -328,8 +323,8 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
         auto said = co_await client_.SendChatState(m.chat_jid, wa::client::ChatStateKind::kComposing);
         // Typing lasts its time even when the delay since the last send has already passed
         // (the first message, or one queued after a pause): nobody types in zero ms.
-        std::int64_t typed_at = std::max(send_at, NowMs() + typing);
-        if (said) co_await Sleep(std::max<std::int64_t>(typed_at - NowMs(), 0));
+        std::int64_t typed_at = std::max(send_at, base::UnixMs() + typing);
+        if (said) co_await Sleep(std::max<std::int64_t>(typed_at - base::UnixMs(), 0));
       } else if (send_at > now) {
         co_await Sleep(send_at - now);
       }
@@ -344,7 +339,7 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       auto sent = co_await client_.SendText(std::move(request));
       if (sent) {
         co_await Change(m.id, "sent", "", "", 0, sent->timestamp, first_contact);
-        std::int64_t at = NowMs();
+        std::int64_t at = base::UnixMs();
         ++sent_today_;
         if (first_contact) ++first_today_;
         last_send_ms_ = at;
@@ -458,7 +453,7 @@ void Outbox::Attach(const store::SessionRow& row, wa::client::Client& client) {
     // Written on our phone: already sent when we hear of it.
     r.status = m.from_me ? "sent" : "received";
     r.wa_timestamp = m.timestamp;
-    r.created_ms = r.updated_ms = NowMs();
+    r.created_ms = r.updated_ms = base::UnixMs();
     if (m.from_me) r.sent_ms = r.created_ms;
     return Receive(std::move(r));
   });
@@ -486,7 +481,7 @@ void Outbox::OnEvent(const std::string& session_id, const wa::client::Event& eve
   } else if (std::holds_alternative<wa::client::LoggedOut>(event)) {
     if (auto d = Find(session_id)) d->SetConnected(false);
     std::lock_guard lock(mu_);
-    logged_out_.emplace(session_id, NowMs());
+    logged_out_.emplace(session_id, base::UnixMs());
   } else if (const auto* r = std::get_if<wa::client::Receipt>(&event)) {
     std::string to;
     switch (r->type) {
@@ -498,7 +493,7 @@ void Outbox::OnEvent(const std::string& session_id, const wa::client::Event& eve
     }
     // When we learned it: receipts carry whole seconds, which would order them before the
     // server ack of the same second.
-    std::int64_t at = NowMs();
+    std::int64_t at = base::UnixMs();
     auto work = [](Outbox* self, std::string session, std::vector<std::string> ids, std::string st,
                    std::int64_t at_ms) -> asio::awaitable<void> {
       auto events = co_await self->messages_.AdvanceByWaIds(session, std::move(ids), std::move(st), at_ms);
@@ -554,7 +549,7 @@ asio::awaitable<void> Outbox::Sweep() {
     boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (!*alive) break;
-    std::int64_t now = NowMs();
+    std::int64_t now = base::UnixMs();
     std::vector<std::string> due;
     {
       std::lock_guard lock(mu_);
@@ -603,7 +598,7 @@ asio::awaitable<base::Result<Accepted, ApiError>> Outbox::Send(store::SessionRow
     if (!jid) co_return Unprocessable("invalid_mentions", "mention '" + m + "' is not a phone number or user JID");
     mentions.push_back(*jid);
   }
-  std::int64_t now = NowMs();
+  std::int64_t now = base::UnixMs();
   if (request.expires_ms && *request.expires_ms <= now) {
     co_return Unprocessable("invalid_expires_at", "expires_at is in the past");
   }
@@ -675,7 +670,7 @@ asio::awaitable<base::Result<MessageRow, ApiError>> Outbox::Cancel(std::string a
   if (m->direction != "out") {
     co_return ApiError{status::conflict, "not_cancellable", "only outgoing messages can be cancelled"};
   }
-  auto done = co_await messages_.Cancel(session_id, m->id, NowMs());
+  auto done = co_await messages_.Cancel(session_id, m->id, base::UnixMs());
   if (!done) co_return StoreError(done.error());
   if (!done->first) {
     co_return ApiError{status::conflict, "not_cancellable",
@@ -696,7 +691,7 @@ base::Result<void, ApiError> Outbox::TakeLookup(const std::string& session_id) {
 
 asio::awaitable<base::Result<Health, ApiError>> Outbox::HealthOf(store::SessionRow session) {
   Pacing p = PacingOf(session);
-  std::int64_t now = NowMs();
+  std::int64_t now = base::UnixMs();
   auto stats = co_await messages_.Stats(session.id, DayStart(p, now));
   if (!stats) co_return StoreError(stats.error());
   Health h;

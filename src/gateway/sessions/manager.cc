@@ -12,6 +12,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/clock.h"
 #include "base/bytes.h"
 #include "gateway/store/ids.h"
 #include "gateway/store/message_json.h"
@@ -24,12 +25,6 @@ namespace asio = boost::asio;
 using status = base::http::beast_http::status;
 
 namespace {
-
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 ApiError StoreError(const boost::system::error_code& ec) {
   spdlog::error("sessions: store failed: {}", ec.message());
@@ -64,7 +59,7 @@ class SessionManager::Runner : public std::enable_shared_from_this<Runner> {
     if (const auto* qr = std::get_if<wa::client::Qr>(&event)) {
       status_ = "qr";
       qr_ = qr->code;
-      qr_expires_ms_ = NowMs() + qr->expires_in.count();
+      qr_expires_ms_ = base::UnixMs() + qr->expires_in.count();
       boost::json::object data{{"session_id", row_.id}, {"qr", qr_},
                                {"expires_at", store::Rfc3339Ms(qr_expires_ms_)}};
       pending_events_.push_back(store::EventRow{.account_id = row_.account_id, .session_id = row_.id,
@@ -106,7 +101,7 @@ class SessionManager::Runner : public std::enable_shared_from_this<Runner> {
     } else {
       return;
     }
-    status_ms_ = NowMs();
+    status_ms_ = base::UnixMs();
     if (status_ != before) {
       spdlog::info("session {}: {}{}", row_.id, status_, reason_.empty() ? "" : " (" + reason_ + ")");
       boost::json::object data{{"session_id", row_.id}, {"status", status_}, {"reason", reason_},
@@ -213,7 +208,7 @@ class SessionManager::Runner : public std::enable_shared_from_this<Runner> {
   store::SessionRow row_;
   mutable std::mutex mu_;
   std::string status_ = "starting";
-  std::int64_t status_ms_ = NowMs();
+  std::int64_t status_ms_ = base::UnixMs();
   std::string reason_;
   std::string qr_;
   std::int64_t qr_expires_ms_ = 0;
@@ -520,7 +515,7 @@ asio::awaitable<base::Result<SessionView, ApiError>> SessionManager::Create(std:
   row.daily_limit = request.daily_limit;
   row.desired = "running";
   row.status = "starting";
-  row.status_ms = NowMs();
+  row.status_ms = base::UnixMs();
   row.created_ms = row.status_ms;
   auto created = co_await rows_.CreateSession(row);
   if (!created) co_return StoreError(created.error());
@@ -612,7 +607,7 @@ asio::awaitable<base::Result<SessionView, ApiError>> SessionManager::Logout(std:
   // Whatever was stored goes: a later start links anew.
   if (auto deleted = co_await states_.Delete(id); !deleted) co_return StoreError(deleted.error());
   if (auto set = co_await rows_.SetDesired(id, "stopped"); !set) co_return StoreError(set.error());
-  if (auto set = co_await rows_.SetStatus(id, "logged_out", NowMs(), "", "", ""); !set) {
+  if (auto set = co_await rows_.SetStatus(id, "logged_out", base::UnixMs(), "", "", ""); !set) {
     co_return StoreError(set.error());
   }
   auto fresh = co_await Load(account_id, id);

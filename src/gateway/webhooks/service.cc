@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <deque>
 
+#include "base/clock.h"
 #include "gateway/store/ids.h"
 #include "gateway/webhooks/signer.h"
 
@@ -20,12 +21,6 @@ using status = boost::beast::http::status;
 using store::WebhookEndpointRow;
 
 namespace {
-
-std::int64_t SystemNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 ApiError NotFound(std::string what) { return {status::not_found, "not_found", "no such " + what}; }
 ApiError Invalid(std::string code, std::string detail) {
@@ -55,7 +50,7 @@ Service::Service(asio::io_context& ioc, store::WebhookStore& store, store::Sessi
       store_(store),
       sessions_(sessions),
       options_(std::move(options)),
-      now_ms_(now_ms ? std::move(now_ms) : SystemNowMs),
+      now_ms_(now_ms ? std::move(now_ms) : base::UnixMs),
       client_(options_.allow, options_.ca_file, options_.timeout),
       strand_(asio::make_strand(ioc)),
       timer_(strand_),
