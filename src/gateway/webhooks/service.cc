@@ -310,10 +310,17 @@ asio::awaitable<std::int64_t> Service::PumpOnce() {
   }
   int capacity = options_.max_in_flight - static_cast<int>(in_flight_.size());
   if (capacity <= 0) co_return 0;
+  std::uint64_t recorded_before = records_committed_;
   auto batch = co_await store_.DueDeliveries(Now(), capacity + static_cast<int>(in_flight_.size()));
   if (!batch) {
     spdlog::warn("webhooks: reading due deliveries failed: {}", batch.error().message());
     co_return Now() + options_.poll_interval.count();
+  }
+  if (records_committed_ != recorded_before) {
+    // Attempts were recorded while the read ran: a delivery it shows as open may have left
+    // unrecorded_ already, and would be sent twice. Read again.
+    wake_requested_ = true;
+    co_return 0;
   }
   for (auto& due : batch->due) {
     if (stopping_) break;
@@ -454,6 +461,7 @@ asio::awaitable<void> Service::RecordLoop() {
       // Left open in the store: they are attempted again (at least once).
       spdlog::warn("webhooks: recording {} attempts failed: {}", batch.size(), recorded.error().message());
     }
+    ++records_committed_;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       unrecorded_.erase(batch[i].delivery_id);
       if (!recorded) continue;
