@@ -80,4 +80,14 @@ void FlushLogs() {
   if (auto logger = spdlog::default_logger()) logger->flush();
 }
 
+std::string ExceptionText(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "an exception that is not a std::exception";
+  }
+}
+
 }  // namespace base

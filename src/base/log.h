@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <exception>
 #include <string>
 #include <string_view>
 
@@ -19,5 +20,8 @@ void FlushLogs();
 
 // Appends `s` to `out` escaped as the body of a JSON string.
 void AppendJsonEscaped(std::string& out, std::string_view s);
+
+// What a caught exception says, for a log line: what() of a std::exception, else a fixed text.
+std::string ExceptionText(std::exception_ptr e);
 
 }  // namespace base

@@ -2,19 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include <stdexcept>
+#include "base/log.h"
 
 namespace base {
 
 void TaskGroup::OnException(State& state, std::exception_ptr e) {
   state.failures.fetch_add(1, std::memory_order_relaxed);
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    spdlog::error("task group {}: task ended with an exception: {}", state.name, ex.what());
-  } catch (...) {
-    spdlog::error("task group {}: task ended with an unknown exception", state.name);
-  }
+  spdlog::error("task group {}: task ended with an exception: {}", state.name, ExceptionText(e));
 }
 
 }  // namespace base

@@ -9,6 +9,7 @@
 #include "gateway/accounts/api_key.h"
 #include "gateway/accounts/password.h"
 #include "gateway/accounts/validation.h"
+#include "gateway/store/api_error.h"
 #include "gateway/store/ids.h"
 #include "wa/crypto/crypto.h"
 
@@ -18,12 +19,6 @@ namespace asio = boost::asio;
 using status = base::http::beast_http::status;
 
 namespace {
-
-ApiError StoreError(const boost::system::error_code& ec) {
-  spdlog::error("accounts: store failed: {}", ec.message());
-  return ApiError{status::service_unavailable, "store_unavailable",
-                  "the database did not answer; try again", 1};
-}
 
 ApiError BadCredentials() {
   return ApiError{status::unauthorized, "invalid_credentials", "email or password is wrong"};
@@ -87,13 +82,13 @@ asio::awaitable<base::Result<AccountView, ApiError>> AccountService::Signup(std:
                        static_cast<int>(budget.retry_after_s)};
   }
   auto existing = co_await store_.FindAccountByEmail(address);
-  if (!existing) co_return StoreError(existing.error());
+  if (!existing) co_return store::StoreError("accounts", existing.error());
   if (*existing) {
     co_return ApiError{status::conflict, "email_taken", "an account with this email exists"};
   }
   auto hash_work = [password = std::move(password)] { return HashPassword(password); };
   auto hashed = co_await hash_pool_.Run(std::move(hash_work));
-  if (!hashed) co_return StoreError(hashed.error());
+  if (!hashed) co_return store::StoreError("accounts", hashed.error());
   store::AccountRow row{.id = store::NewId("acc_"),
                         .email = address,
                         .password_hash = std::move(*hashed),
@@ -106,7 +101,7 @@ asio::awaitable<base::Result<AccountView, ApiError>> AccountService::Signup(std:
     if (created.error() == store::Errc::kConflict) {
       co_return ApiError{status::conflict, "email_taken", "an account with this email exists"};
     }
-    co_return StoreError(created.error());
+    co_return store::StoreError("accounts", created.error());
   }
   co_return view;
 }
@@ -130,7 +125,7 @@ asio::awaitable<base::Result<LoginResult, ApiError>> AccountService::Login(std::
   std::optional<store::AccountRow> account;
   if (std::holds_alternative<std::string>(normalized)) {
     auto found = co_await store_.FindAccountByEmail(address);
-    if (!found) co_return StoreError(found.error());
+    if (!found) co_return store::StoreError("accounts", found.error());
     account = std::move(*found);
   }
   // Unknown emails cost the same hash as known ones, so timing does not tell them apart.
@@ -161,7 +156,7 @@ asio::awaitable<base::Result<LoginResult, ApiError>> AccountService::Login(std::
                            .created_ms = now_ms,
                            .expires_ms = result.expires_ms};
   auto created = co_await store_.CreateWebSession(std::move(row));
-  if (!created) co_return StoreError(created.error());
+  if (!created) co_return store::StoreError("accounts", created.error());
   co_return result;
 }
 
@@ -216,13 +211,13 @@ asio::awaitable<base::Result<Principal, ApiError>> AccountService::AuthenticateB
 
 asio::awaitable<base::Result<Principal, ApiError>> AccountService::LoadKey(base::Bytes hash) {
   auto key = co_await store_.FindApiKeyByHash(std::move(hash));
-  if (!key) co_return StoreError(key.error());
+  if (!key) co_return store::StoreError("accounts", key.error());
   if (!*key || (*key)->revoked_ms) {
     co_return ApiError{status::unauthorized, "invalid_api_key",
                        "this API key is unknown or was revoked"};
   }
   auto account = co_await store_.GetAccount((*key)->account_id);
-  if (!account) co_return StoreError(account.error());
+  if (!account) co_return store::StoreError("accounts", account.error());
   if (!*account) {
     co_return ApiError{status::unauthorized, "invalid_api_key", "this API key's account is gone"};
   }
@@ -246,12 +241,12 @@ asio::awaitable<base::Result<Principal, ApiError>> AccountService::AuthenticateC
     co_return ApiError{status::unauthorized, "unauthenticated", "log in first"};
   }
   auto found = co_await store_.FindWebSession(Sha256Bytes(token), now_ms_());
-  if (!found) co_return StoreError(found.error());
+  if (!found) co_return store::StoreError("accounts", found.error());
   if (!*found) {
     co_return ApiError{status::unauthorized, "unauthenticated", "the login expired; log in again"};
   }
   auto account = co_await store_.GetAccount((*found)->account_id);
-  if (!account) co_return StoreError(account.error());
+  if (!account) co_return store::StoreError("accounts", account.error());
   if (!*account) co_return ApiError{status::unauthorized, "unauthenticated", "log in first"};
   if ((*account)->suspended) {
     co_return ApiError{status::forbidden, "account_suspended", "this account is suspended"};
@@ -267,7 +262,7 @@ asio::awaitable<base::Result<Principal, ApiError>> AccountService::AuthenticateC
 asio::awaitable<base::Result<AccountView, ApiError>> AccountService::GetAccount(
     std::string account_id) {
   auto account = co_await store_.GetAccount(std::move(account_id));
-  if (!account) co_return StoreError(account.error());
+  if (!account) co_return store::StoreError("accounts", account.error());
   if (!*account) co_return ApiError{status::not_found, "not_found", "no such account"};
   co_return View(**account);
 }
@@ -294,7 +289,7 @@ asio::awaitable<base::Result<AccountService::CreatedKey, ApiError>> AccountServi
   }
   if (caller.read_only) read_only = true;
   auto existing = co_await store_.ListApiKeys(caller.account_id);
-  if (!existing) co_return StoreError(existing.error());
+  if (!existing) co_return store::StoreError("accounts", existing.error());
   auto live = std::count_if(existing->begin(), existing->end(),
                             [](const store::ApiKeyRow& k) { return !k.revoked_ms; });
   if (static_cast<std::size_t>(live) >= options_.max_keys_per_account) {
@@ -313,14 +308,14 @@ asio::awaitable<base::Result<AccountService::CreatedKey, ApiError>> AccountServi
                        .created_ms = now_ms_()};
   ApiKeyView view = View(row);
   auto created = co_await store_.CreateApiKey(std::move(row));
-  if (!created) co_return StoreError(created.error());
+  if (!created) co_return store::StoreError("accounts", created.error());
   co_return CreatedKey{std::move(view), std::move(secret.secret)};
 }
 
 asio::awaitable<base::Result<std::vector<ApiKeyView>, ApiError>> AccountService::ListKeys(
     const Principal& caller) {
   auto rows = co_await store_.ListApiKeys(caller.account_id);
-  if (!rows) co_return StoreError(rows.error());
+  if (!rows) co_return store::StoreError("accounts", rows.error());
   std::vector<ApiKeyView> out;
   for (const auto& row : *rows) out.push_back(View(row));
   {
@@ -339,7 +334,7 @@ asio::awaitable<base::Result<ApiKeyView, ApiError>> AccountService::RevokeKey(
     co_return ApiError{status::forbidden, "read_only_key", "a read-only key cannot revoke keys"};
   }
   auto revoked = co_await store_.RevokeApiKey(caller.account_id, key_id, now_ms_());
-  if (!revoked) co_return StoreError(revoked.error());
+  if (!revoked) co_return store::StoreError("accounts", revoked.error());
   if (!*revoked) co_return ApiError{status::not_found, "not_found", "no such API key"};
   ForgetCached([&](const Principal& p) { return p.key_id == key_id; });
   co_return View(**revoked);
@@ -348,7 +343,7 @@ asio::awaitable<base::Result<ApiKeyView, ApiError>> AccountService::RevokeKey(
 asio::awaitable<base::Result<bool, ApiError>> AccountService::SetSuspended(std::string account_id,
                                                                          bool suspended) {
   auto changed = co_await store_.SetSuspended(account_id, suspended);
-  if (!changed) co_return StoreError(changed.error());
+  if (!changed) co_return store::StoreError("accounts", changed.error());
   ForgetCached([&](const Principal& p) { return p.account_id == account_id; });
   co_return *changed;
 }

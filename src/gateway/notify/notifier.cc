@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "gateway/store/ids.h"
 
 namespace gateway::notify {
@@ -105,13 +106,7 @@ void Notifier::Start() {
     if (started_) return;
     started_ = running_ = true;
     asio::co_spawn(strand_, Run(), [this](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::error("email: the alert loop failed: {}", ex.what());
-        }
-      }
+      if (e) spdlog::error("email: the alert loop failed: {}", base::ExceptionText(e));
       running_ = false;
     });
   });

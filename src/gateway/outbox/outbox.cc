@@ -15,6 +15,7 @@
 #include <set>
 
 #include "base/clock.h"
+#include "gateway/store/api_error.h"
 #include "gateway/store/ids.h"
 #include "wa/client/client.h"
 #include "wa/client/errors.h"
@@ -27,11 +28,6 @@ using status = base::http::beast_http::status;
 using store::MessageRow;
 
 namespace {
-
-ApiError StoreError(const boost::system::error_code& ec) {
-  spdlog::error("outbox: store failed: {}", ec.message());
-  return ApiError{status::service_unavailable, "store_unavailable", "the database did not answer; try again", 1};
-}
 
 ApiError Unprocessable(std::string code, std::string detail) {
   return ApiError{status::unprocessable_entity, std::move(code), std::move(detail)};
@@ -605,7 +601,7 @@ asio::awaitable<base::Result<Accepted, ApiError>> Outbox::Send(store::SessionRow
   MessageRow m;
   if (!request.reply_to.empty()) {
     auto quoted = co_await messages_.GetMessage(session.account_id, session.id, request.reply_to);
-    if (!quoted) co_return StoreError(quoted.error());
+    if (!quoted) co_return store::StoreError("outbox", quoted.error());
     if (!*quoted) {
       co_return Unprocessable("reply_to_not_found", "reply_to names no message of this session (our id or WhatsApp id)");
     }
@@ -637,7 +633,7 @@ asio::awaitable<base::Result<Accepted, ApiError>> Outbox::Send(store::SessionRow
     item.idempotency = store::IdempotencyKey{request.idempotency_key, request.request_hash};
   }
   auto outcome = co_await messages_.Enqueue(std::move(item));
-  if (!outcome) co_return StoreError(outcome.error());
+  if (!outcome) co_return store::StoreError("outbox", outcome.error());
   switch (outcome->kind) {
     case store::EnqueueOutcome::Kind::kKeyConflict:
       co_return ApiError{status::conflict, "idempotency_key_reused",
@@ -658,7 +654,7 @@ asio::awaitable<base::Result<Accepted, ApiError>> Outbox::Send(store::SessionRow
 asio::awaitable<base::Result<MessageRow, ApiError>> Outbox::Get(std::string account_id, std::string session_id,
                                                                std::string id) {
   auto m = co_await messages_.GetMessage(std::move(account_id), std::move(session_id), std::move(id));
-  if (!m) co_return StoreError(m.error());
+  if (!m) co_return store::StoreError("outbox", m.error());
   if (!*m) co_return ApiError{status::not_found, "not_found", "no such message"};
   co_return std::move(**m);
 }
@@ -671,7 +667,7 @@ asio::awaitable<base::Result<MessageRow, ApiError>> Outbox::Cancel(std::string a
     co_return ApiError{status::conflict, "not_cancellable", "only outgoing messages can be cancelled"};
   }
   auto done = co_await messages_.Cancel(session_id, m->id, base::UnixMs());
-  if (!done) co_return StoreError(done.error());
+  if (!done) co_return store::StoreError("outbox", done.error());
   if (!done->first) {
     co_return ApiError{status::conflict, "not_cancellable",
                        "the message is " + m->status + "; only a queued message can be cancelled"};
@@ -693,7 +689,7 @@ asio::awaitable<base::Result<Health, ApiError>> Outbox::HealthOf(store::SessionR
   Pacing p = PacingOf(session);
   std::int64_t now = base::UnixMs();
   auto stats = co_await messages_.Stats(session.id, DayStart(p, now));
-  if (!stats) co_return StoreError(stats.error());
+  if (!stats) co_return store::StoreError("outbox", stats.error());
   Health h;
   h.today = *stats;
   h.daily_limit = EffectiveDailyLimit(p, session.linked_ms, now);

@@ -14,6 +14,7 @@
 
 #include "base/clock.h"
 #include "base/bytes.h"
+#include "gateway/store/api_error.h"
 #include "gateway/store/ids.h"
 #include "gateway/store/message_json.h"
 #include "wa/client/client.h"
@@ -25,12 +26,6 @@ namespace asio = boost::asio;
 using status = base::http::beast_http::status;
 
 namespace {
-
-ApiError StoreError(const boost::system::error_code& ec) {
-  spdlog::error("sessions: store failed: {}", ec.message());
-  return ApiError{status::service_unavailable, "store_unavailable",
-                  "the database did not answer; try again", 1};
-}
 
 ApiError NotFound() { return ApiError{status::not_found, "not_found", "no such session"}; }
 
@@ -468,7 +463,7 @@ asio::awaitable<void> SessionManager::Shutdown() {
 asio::awaitable<base::Result<store::SessionRow, ApiError>> SessionManager::Load(
     std::string account_id, std::string id) {
   auto row = co_await rows_.GetSession(std::move(account_id), std::move(id));
-  if (!row) co_return StoreError(row.error());
+  if (!row) co_return store::StoreError("sessions", row.error());
   if (!*row) co_return NotFound();
   co_return std::move(**row);
 }
@@ -496,7 +491,7 @@ asio::awaitable<base::Result<SessionView, ApiError>> SessionManager::Create(std:
     co_return bad("sandbox_unavailable", "this gateway has no sandbox configured (sandbox.chat_url)");
   }
   auto count = co_await rows_.CountSessions(account_id);
-  if (!count) co_return StoreError(count.error());
+  if (!count) co_return store::StoreError("sessions", count.error());
   if (*count >= request.max_sessions) {
     co_return ApiError{status::payment_required, "plan_limit_sessions",
                        "your plan allows " + std::to_string(request.max_sessions) +
@@ -518,7 +513,7 @@ asio::awaitable<base::Result<SessionView, ApiError>> SessionManager::Create(std:
   row.status_ms = base::UnixMs();
   row.created_ms = row.status_ms;
   auto created = co_await rows_.CreateSession(row);
-  if (!created) co_return StoreError(created.error());
+  if (!created) co_return store::StoreError("sessions", created.error());
   if (request.before_start) {
     auto prepared = co_await request.before_start(row);
     if (!prepared) {
@@ -542,7 +537,7 @@ asio::awaitable<base::Result<SessionView, ApiError>> SessionManager::Get(std::st
 asio::awaitable<base::Result<SessionManager::Page, ApiError>> SessionManager::List(
     std::string account_id, std::string cursor, int limit) {
   auto rows = co_await rows_.ListSessions(std::move(account_id), std::move(cursor), limit + 1);
-  if (!rows) co_return StoreError(rows.error());
+  if (!rows) co_return store::StoreError("sessions", rows.error());
   Page page;
   for (int i = 0; i < static_cast<int>(rows->size()) && i < limit; ++i) page.sessions.push_back(ViewOf((*rows)[i]));
   if (static_cast<int>(rows->size()) > limit) page.next_cursor = page.sessions.back().row.id;
@@ -553,7 +548,7 @@ asio::awaitable<base::Result<SessionView, ApiError>> SessionManager::Start(std::
                                                                          std::string id) {
   auto row = co_await Load(account_id, id);
   if (!row) co_return row.error();
-  if (auto set = co_await rows_.SetDesired(id, "running"); !set) co_return StoreError(set.error());
+  if (auto set = co_await rows_.SetDesired(id, "running"); !set) co_return store::StoreError("sessions", set.error());
   row->desired = "running";
   std::shared_ptr<Runner> existing;
   {
@@ -572,7 +567,7 @@ asio::awaitable<base::Result<SessionView, ApiError>> SessionManager::Stop(std::s
                                                                         std::string id) {
   auto row = co_await Load(account_id, id);
   if (!row) co_return row.error();
-  if (auto set = co_await rows_.SetDesired(id, "stopped"); !set) co_return StoreError(set.error());
+  if (auto set = co_await rows_.SetDesired(id, "stopped"); !set) co_return store::StoreError("sessions", set.error());
   row->desired = "stopped";
   co_await Halt(id);
   auto fresh = co_await Load(account_id, id);
@@ -605,10 +600,10 @@ asio::awaitable<base::Result<SessionView, ApiError>> SessionManager::Logout(std:
   }
   co_await Halt(id);
   // Whatever was stored goes: a later start links anew.
-  if (auto deleted = co_await states_.Delete(id); !deleted) co_return StoreError(deleted.error());
-  if (auto set = co_await rows_.SetDesired(id, "stopped"); !set) co_return StoreError(set.error());
+  if (auto deleted = co_await states_.Delete(id); !deleted) co_return store::StoreError("sessions", deleted.error());
+  if (auto set = co_await rows_.SetDesired(id, "stopped"); !set) co_return store::StoreError("sessions", set.error());
   if (auto set = co_await rows_.SetStatus(id, "logged_out", base::UnixMs(), "", "", ""); !set) {
-    co_return StoreError(set.error());
+    co_return store::StoreError("sessions", set.error());
   }
   auto fresh = co_await Load(account_id, id);
   if (!fresh) co_return fresh.error();
@@ -619,7 +614,7 @@ asio::awaitable<base::Result<void, ApiError>> SessionManager::Delete(std::string
                                                                    std::string id) {
   auto out = co_await Logout(account_id, id);
   if (!out) co_return out.error();
-  if (auto deleted = co_await rows_.DeleteSession(id); !deleted) co_return StoreError(deleted.error());
+  if (auto deleted = co_await rows_.DeleteSession(id); !deleted) co_return store::StoreError("sessions", deleted.error());
   co_return base::Result<void, ApiError>{};
 }
 

@@ -11,6 +11,8 @@
 #include <deque>
 
 #include "base/clock.h"
+#include "base/log.h"
+#include "gateway/store/api_error.h"
 #include "gateway/store/ids.h"
 #include "gateway/webhooks/signer.h"
 
@@ -26,10 +28,6 @@ ApiError NotFound(std::string what) { return {status::not_found, "not_found", "n
 ApiError Invalid(std::string code, std::string detail) {
   return {status::unprocessable_entity, std::move(code), std::move(detail)};
 }
-ApiError StoreError(const boost::system::error_code& ec) {
-  return {status::service_unavailable, "store_unavailable", "the store failed: " + ec.message()};
-}
-
 }  // namespace
 
 const std::vector<std::string>& SubscribableEvents() {
@@ -88,12 +86,12 @@ asio::awaitable<base::Result<CreatedEndpoint, ApiError>> Service::CreateEndpoint
   if (auto bad = CheckEvents(spec.events)) co_return *bad;
   if (!spec.session_id.empty()) {
     auto session = co_await sessions_.GetSession(account_id, spec.session_id);
-    if (!session) co_return StoreError(session.error());
+    if (!session) co_return store::StoreError("webhooks", session.error());
     if (!*session) co_return Invalid("invalid_session_id", "no such session: " + spec.session_id);
   }
   if (auto bad = co_await CheckUrl(spec.url)) co_return *bad;
   auto existing = co_await store_.ListEndpoints(account_id, "", options_.max_endpoints_per_account + 1);
-  if (!existing) co_return StoreError(existing.error());
+  if (!existing) co_return store::StoreError("webhooks", existing.error());
   if (static_cast<int>(existing->size()) >= options_.max_endpoints_per_account) {
     co_return Invalid("too_many_webhooks", "an account may have at most " +
                                                std::to_string(options_.max_endpoints_per_account) + " webhooks");
@@ -108,7 +106,7 @@ asio::awaitable<base::Result<CreatedEndpoint, ApiError>> Service::CreateEndpoint
   row.secret = NewSecret();
   row.created_ms = row.updated_ms = Now();
   auto made = co_await store_.CreateEndpoint(row);
-  if (!made) co_return StoreError(made.error());
+  if (!made) co_return store::StoreError("webhooks", made.error());
   std::string secret = row.secret;
   co_return CreatedEndpoint{std::move(row), std::move(secret)};
 }
@@ -116,14 +114,14 @@ asio::awaitable<base::Result<CreatedEndpoint, ApiError>> Service::CreateEndpoint
 asio::awaitable<base::Result<std::vector<WebhookEndpointRow>, ApiError>> Service::ListEndpoints(
     std::string account_id, std::string cursor, int limit) {
   auto rows = co_await store_.ListEndpoints(std::move(account_id), std::move(cursor), limit);
-  if (!rows) co_return StoreError(rows.error());
+  if (!rows) co_return store::StoreError("webhooks", rows.error());
   co_return std::move(*rows);
 }
 
 asio::awaitable<base::Result<WebhookEndpointRow, ApiError>> Service::GetEndpoint(std::string account_id,
                                                                                 std::string id) {
   auto row = co_await store_.GetEndpoint(std::move(account_id), std::move(id));
-  if (!row) co_return StoreError(row.error());
+  if (!row) co_return store::StoreError("webhooks", row.error());
   if (!*row) co_return NotFound("webhook");
   co_return std::move(**row);
 }
@@ -159,14 +157,14 @@ asio::awaitable<base::Result<WebhookEndpointRow, ApiError>> Service::UpdateEndpo
   }
   row.updated_ms = now;
   auto saved = co_await store_.UpdateEndpoint(row, resume_at);
-  if (!saved) co_return StoreError(saved.error());
+  if (!saved) co_return store::StoreError("webhooks", saved.error());
   if (resume_at > 0 || patch.url) Wake();
   co_return row;
 }
 
 asio::awaitable<base::Result<void, ApiError>> Service::DeleteEndpoint(std::string account_id, std::string id) {
   auto deleted = co_await store_.DeleteEndpoint(std::move(account_id), std::move(id));
-  if (!deleted) co_return StoreError(deleted.error());
+  if (!deleted) co_return store::StoreError("webhooks", deleted.error());
   if (!*deleted) co_return NotFound("webhook");
   co_return base::Result<void, ApiError>();
 }
@@ -182,7 +180,7 @@ asio::awaitable<base::Result<CreatedEndpoint, ApiError>> Service::RotateSecret(s
   row.secret = NewSecret();
   row.updated_ms = now;
   auto saved = co_await store_.UpdateEndpoint(row, 0);
-  if (!saved) co_return StoreError(saved.error());
+  if (!saved) co_return store::StoreError("webhooks", saved.error());
   std::string secret = row.secret;
   co_return CreatedEndpoint{std::move(row), std::move(secret)};
 }
@@ -223,7 +221,7 @@ asio::awaitable<base::Result<DeliveryPage, ApiError>> Service::ListDeliveries(st
   if (!found) co_return found.error();
   auto rows = co_await store_.ListDeliveries(std::move(account_id), std::move(endpoint_id), std::move(cursor),
                                              std::move(state), limit + 1);
-  if (!rows) co_return StoreError(rows.error());
+  if (!rows) co_return store::StoreError("webhooks", rows.error());
   DeliveryPage page;
   if (static_cast<int>(rows->size()) > limit) {
     rows->resize(limit);
@@ -238,7 +236,7 @@ asio::awaitable<base::Result<store::WebhookDeliveryRow, ApiError>> Service::Repl
                                                                                   std::string delivery_id) {
   auto replayed = co_await store_.ReplayDelivery(std::move(account_id), std::move(endpoint_id),
                                                  std::move(delivery_id), Now());
-  if (!replayed) co_return StoreError(replayed.error());
+  if (!replayed) co_return store::StoreError("webhooks", replayed.error());
   if (!*replayed) co_return NotFound("delivery");
   Wake();
   co_return std::move(**replayed);
@@ -247,10 +245,10 @@ asio::awaitable<base::Result<store::WebhookDeliveryRow, ApiError>> Service::Repl
 asio::awaitable<base::Result<store::WebhookSessionStats, ApiError>> Service::SessionStats(std::string account_id,
                                                                                          std::string session_id) {
   auto session = co_await sessions_.GetSession(account_id, session_id);
-  if (!session) co_return StoreError(session.error());
+  if (!session) co_return store::StoreError("webhooks", session.error());
   if (!*session) co_return NotFound("session");
   auto stats = co_await store_.SessionStats(std::move(account_id), std::move(session_id));
-  if (!stats) co_return StoreError(stats.error());
+  if (!stats) co_return store::StoreError("webhooks", stats.error());
   co_return *stats;
 }
 
@@ -261,13 +259,7 @@ void Service::Start() {
     if (started_) return;
     started_ = running_ = true;
     asio::co_spawn(strand_, Run(), [this](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::error("webhooks: the delivery worker failed: {}", ex.what());
-        }
-      }
+      if (e) spdlog::error("webhooks: the delivery worker failed: {}", base::ExceptionText(e));
       running_ = false;
     });
   });
@@ -341,11 +333,7 @@ asio::awaitable<std::int64_t> Service::PumpOnce() {
     asio::co_spawn(strand_, Attempt(std::move(due)),
                    asio::bind_cancellation_slot(signal->slot(), [this, copy = std::move(copy), token](std::exception_ptr e) {
                      if (e && !stopping_) {
-                       try {
-                         std::rethrow_exception(e);
-                       } catch (const std::exception& ex) {
-                         spdlog::error("webhooks: delivery {} failed: {}", copy.delivery.id, ex.what());
-                       }
+                       spdlog::error("webhooks: delivery {} failed: {}", copy.delivery.id, base::ExceptionText(e));
                      }
                      Finished(copy, token);
                    }));
@@ -439,13 +427,7 @@ void Service::QueueRecord(store::WebhookAttemptOutcome outcome) {
   if (recording_) return;
   recording_ = true;
   asio::co_spawn(strand_, RecordLoop(), [this](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::error("webhooks: recording attempts failed: {}", ex.what());
-      }
-    }
+    if (e) spdlog::error("webhooks: recording attempts failed: {}", base::ExceptionText(e));
     recording_ = false;
   });
 }

@@ -9,30 +9,17 @@ namespace {
 
 using testing::RunTask;
 
-class AccountStoreTest : public ::testing::Test {
+class AccountStoreTest : public testing::MigratedStoreTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("wagate-account-store-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    std::string err;
-    auto s = SqliteStore::Open({.path = dir_ / "t.db", .threads = 2}, &err);
-    ASSERT_TRUE(s) << err;
-    store_ = std::move(*s);
-    ASSERT_TRUE(store_->Migrate(&err)) << err;
+    MigratedStoreTest::SetUp();
+    if (HasFatalFailure()) return;
     rows_ = std::make_unique<SqliteAccountStore>(*store_);
   }
   void TearDown() override {
     rows_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
-  std::filesystem::path dir_;
-  boost::asio::io_context ioc_;
-  std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<SqliteAccountStore> rows_;
 };
 

@@ -10,25 +10,15 @@ namespace {
 
 using testing::RunTask;
 
-class EventStoreTest : public ::testing::Test {
+class EventStoreTest : public testing::MigratedStoreTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("wagate-event-store-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    std::string err;
-    auto s = SqliteStore::Open({.path = dir_ / "t.db", .threads = 2}, &err);
-    ASSERT_TRUE(s) << err;
-    store_ = std::move(*s);
-    ASSERT_TRUE(store_->Migrate(&err)) << err;
+    MigratedStoreTest::SetUp();
+    if (HasFatalFailure()) return;
     events_ = std::make_unique<SqliteEventStore>(*store_);
   }
   void TearDown() override {
     events_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   EventRow Make(std::string account, std::string session, std::string type, std::int64_t at = 0) {
@@ -36,9 +26,6 @@ class EventStoreTest : public ::testing::Test {
                     .type = std::move(type), .data = R"({"n":1})", .created_ms = at};
   }
 
-  std::filesystem::path dir_;
-  boost::asio::io_context ioc_;
-  std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<SqliteEventStore> events_;
 };
 

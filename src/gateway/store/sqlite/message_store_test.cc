@@ -18,19 +18,11 @@ namespace {
 
 using testing::RunTask;
 
-class MessageStoreTest : public ::testing::Test {
+class MessageStoreTest : public testing::MigratedStoreTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("wagate-message-store-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    std::string err;
-    auto s = SqliteStore::Open({.path = dir_ / "t.db", .threads = 2}, &err);
-    ASSERT_TRUE(s) << err;
-    store_ = std::move(*s);
-    ASSERT_TRUE(store_->Migrate(&err)) << err;
+    MigratedStoreTest::SetUp();
+    if (HasFatalFailure()) return;
     messages_ = std::make_unique<SqliteMessageStore>(*store_);
     SqliteSessionStore sessions(*store_);
     ASSERT_TRUE(store_->WithConnection([](sqlite3* db) -> base::Result<void> {
@@ -42,8 +34,6 @@ class MessageStoreTest : public ::testing::Test {
   }
   void TearDown() override {
     messages_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   static MessageRow Out(std::string id, std::string wa_id, std::string text = "hi") {
@@ -66,9 +56,6 @@ class MessageStoreTest : public ::testing::Test {
     return out;
   }
 
-  std::filesystem::path dir_;
-  boost::asio::io_context ioc_;
-  std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<SqliteMessageStore> messages_;
 };
 

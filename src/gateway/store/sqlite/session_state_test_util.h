@@ -74,6 +74,33 @@ class PoolBlocker {
   bool released_ = false;
 };
 
+// A migrated SQLite store in a temporary directory of its own, for the repositories' tests;
+// derived fixtures add their repositories in SetUp (after calling this one). The directory goes
+// when the fixture does, after the derived fixture's members (which use the store) are gone.
+class MigratedStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("wagate-store-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    std::string err;
+    auto s = SqliteStore::Open({.path = dir_ / "t.db", .threads = 2}, &err);
+    ASSERT_TRUE(s) << err;
+    store_ = std::move(*s);
+    ASSERT_TRUE(store_->Migrate(&err)) << err;
+  }
+  ~MigratedStoreTest() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::filesystem::path dir_;
+  boost::asio::io_context ioc_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
 class StateTest : public ::testing::Test {
  public:
   void SetUp() override {

@@ -49,14 +49,6 @@ base::Result<std::vector<SessionRow>> Select(sqlite3* db, const std::string& whe
   return out;
 }
 
-base::Result<void> Change(sqlite3* db, const char* sql, const std::function<void(Stmt&)>& bind) {
-  Stmt s(db, sql);
-  if (!s.ok()) return ErrorOf(db);
-  bind(s);
-  if (s.Step() != SQLITE_DONE) return ErrorOf(db);
-  return {};
-}
-
 }  // namespace
 
 asio::awaitable<base::Result<void>> SqliteSessionStore::CreateSession(SessionRow row) {

@@ -33,4 +33,12 @@ base::Result<void> InTransaction(sqlite3* db, const std::function<base::Result<v
   return done;
 }
 
+base::Result<void> Change(sqlite3* db, const char* sql, const std::function<void(Stmt&)>& bind) {
+  Stmt s(db, sql);
+  if (!s.ok()) return ErrorOf(db);
+  bind(s);
+  if (s.Step() != SQLITE_DONE) return ErrorOf(db);
+  return {};
+}
+
 }  // namespace gateway::store::sqlite

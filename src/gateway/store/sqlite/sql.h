@@ -74,6 +74,9 @@ class Stmt {
   int rc_;
 };
 
+// Prepares `sql`, lets `bind` bind its parameters and runs it to completion (no result rows).
+base::Result<void> Change(sqlite3* db, const char* sql, const std::function<void(Stmt&)>& bind);
+
 // Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; rolls back when `fn` or the commit fails.
 base::Result<void> InTransaction(sqlite3* db, const std::function<base::Result<void>()>& fn);
 

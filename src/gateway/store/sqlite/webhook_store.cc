@@ -134,14 +134,6 @@ base::Result<std::optional<WebhookEndpointRow>> EndpointById(sqlite3* db, const 
   return std::optional<WebhookEndpointRow>(std::move(rows->front()));
 }
 
-base::Result<void> Change(sqlite3* db, const char* sql, const std::function<void(Stmt&)>& bind) {
-  Stmt s(db, sql);
-  if (!s.ok()) return ErrorOf(db);
-  bind(s);
-  if (s.Step() != SQLITE_DONE) return ErrorOf(db);
-  return {};
-}
-
 base::Result<void> LoadAttempts(sqlite3* db, WebhookDeliveryRow& d) {
   Stmt s(db,
          "SELECT n, at_ms, status_code, latency_ms, error FROM webhook_attempts "

@@ -11,19 +11,11 @@ namespace {
 
 using testing::RunTask;
 
-class WebhookStoreTest : public ::testing::Test {
+class WebhookStoreTest : public testing::MigratedStoreTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("wagate-webhook-store-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    std::string err;
-    auto s = SqliteStore::Open({.path = dir_ / "t.db", .threads = 2}, &err);
-    ASSERT_TRUE(s) << err;
-    store_ = std::move(*s);
-    ASSERT_TRUE(store_->Migrate(&err)) << err;
+    MigratedStoreTest::SetUp();
+    if (HasFatalFailure()) return;
     ASSERT_TRUE(store_->WithConnection([](sqlite3* db) -> base::Result<void> {
       std::string e;
       if (!Exec(db,
@@ -40,8 +32,6 @@ class WebhookStoreTest : public ::testing::Test {
   void TearDown() override {
     hooks_.reset();
     events_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   WebhookEndpointRow Endpoint(std::string id, std::string account, std::string session,
@@ -65,9 +55,6 @@ class WebhookStoreTest : public ::testing::Test {
     ASSERT_TRUE(RunTask(ioc_, events_->AppendEvents(std::move(rows))));
   }
 
-  std::filesystem::path dir_;
-  boost::asio::io_context ioc_;
-  std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<SqliteWebhookStore> hooks_;
   std::unique_ptr<SqliteEventStore> events_;
 };
