@@ -6,7 +6,8 @@
 # Raw results go to BUILD/bench-results/raw/, the summary to BUILD/bench-results/summary.md and
 # stdout; docs/benchmarks.md quotes this script's output.
 #
-# Environment: WA_BENCH_BUILD (default build/release), WA_BENCH_REPS (default 5).
+# Environment: WA_BENCH_BUILD (default build/release), WA_BENCH_REPS (default 5); the later
+# phases have their own switches (WA_BENCH_SESSIONS, WA_BENCH_DISPATCH_SECONDS; 0 skips).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${WA_BENCH_BUILD:-$repo/build/release}
@@ -63,4 +64,14 @@ if [ "${WA_BENCH_SESSIONS:-1000}" -gt 0 ]; then
   echo
   echo "sessions benchmark (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   WA_BENCH_SESSIONS=${WA_BENCH_SESSIONS:-1000} "$repo/bench/run-sessions-bench.sh" "$build" "$out/sessions"
+fi
+
+# ---- Dispatch latency (issue 7): 202 -> the stanza written, pacing off ---------------------
+# WA_BENCH_DISPATCH_SECONDS of 1,000 POSTs/s over 100 linked sandbox sessions (default 10; 0
+# skips this phase); rate, sessions, recipients and client threads are described in
+# bench/run_dispatch_bench.py. Results go to BUILD/bench-results/dispatch/ (result.json, summary.md).
+if [ "${WA_BENCH_DISPATCH_SECONDS:-10}" != "0" ]; then
+  echo
+  echo "dispatch latency benchmark (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  WA_BENCH_DISPATCH_SECONDS=${WA_BENCH_DISPATCH_SECONDS:-10} python3 "$repo/bench/run_dispatch_bench.py" "$build" "$out/dispatch"
 fi

@@ -7,12 +7,14 @@ expires_at passes while disconnected fails as expired and never arrives. Every g
 checked against /v1/openapi.json. (The API journey, idempotency, errors and tenant isolation are
 test_messages.py's.)"""
 import datetime
+import json
 import os
 import time
 import unittest
 
 from harness import TempDirTest, Wagate, Wasim, wait_for
 from test_accounts import Api
+from test_live import SseStream
 
 OWN = "15550001111"    # the phone whose account the session links to
 BOB = "15550002222"    # recipients
@@ -30,6 +32,7 @@ def rfc3339(unix_s):
 
 class OutboxFixture(TempDirTest):
     """A wasim with three phones and a wagate whose account `key` can create linked sessions."""
+    GATEWAY_SETTINGS = ()  # extra wagate flags of a test class
 
     def setUp(self):
         super().setUp()
@@ -40,7 +43,7 @@ class OutboxFixture(TempDirTest):
             status, body = self.wasim.request("POST", "/v1/phones", {"phone": phone, "name": name})
             self.assertEqual(status, 201, body)
         self.gateway = Wagate(os.path.join(self.tmp, "data"), *self.wasim.gateway_args(),
-                              "--set", "plans.starter.requests_per_minute=100000")
+                              "--set", "plans.starter.requests_per_minute=100000", *self.GATEWAY_SETTINGS)
         self.addCleanup(self.gateway.stop)
         self.api = Api(self.gateway)
         _, key = self.api.account_with_key("ada@example.com")
@@ -258,6 +261,41 @@ class DisconnectTest(OutboxFixture):
         self.wait_status(sid, lasting["id"], ("sent", "delivered"))
         self.assertEqual([m["text"] for m in self.inbox(BOB)], ["in time"])
         self.assertEqual(got[0]["id"], lasting["wa_id"])
+
+
+class StoppedSessionTest(OutboxFixture):
+    # The sweeper fails expired messages of sessions without a dispatcher: checked every 200 ms.
+    GATEWAY_SETTINGS = ("--set", "outbox.sweep_ms=200")
+
+    def test_a_message_expiring_in_a_stopped_session_fails_as_expired(self):
+        sid = self.linked_session(speed={"min_delay_ms": 0, "max_delay_ms": 0})
+        status, _, body = self.call("POST", f"/v1/sessions/{sid}/stop")
+        self.assertEqual(status, 200, body)
+        wait_for(lambda: self.session_status(sid) == "stopped", timeout=10, interval=0.05,
+                 what="the session stopped")
+        expiring = self.send(sid, BOB, "too late", expires_at=rfc3339(time.time() + 1.0))
+        lasting = self.send(sid, BOB, "later", expires_at=rfc3339(time.time() + 600))
+        failed = self.wait_status(sid, expiring["id"], ("failed",), timeout=5)
+        self.assertEqual(failed["error"]["code"], "expired")
+        self.assertEqual([h["status"] for h in failed["history"]], ["queued", "failed"])
+        self.assertEqual(self.session_status(sid), "stopped")
+        self.assertEqual(self.message(sid, lasting["id"])["status"], "queued")
+        # The change was announced like any other (replayed from the event log).
+        stream = SseStream(self.gateway, f"/v1/sessions/{sid}/events?types=message.status&after=0", self.key)
+        self.addCleanup(stream.close)
+        self.assertEqual(stream.status, 200)
+        while True:
+            data = json.loads(stream.next_event()["data"])["data"]
+            if data["message_id"] == expiring["id"] and data["status"] != "queued":
+                break
+        self.assertEqual((data["status"], data["error"]["code"]), ("failed", "expired"))
+        # Started again, the session sends only what has not expired.
+        status, _, body = self.call("POST", f"/v1/sessions/{sid}/start")
+        self.assertEqual(status, 200, body)
+        got = self.wait_inbox(BOB, 1)
+        self.assertEqual([m["text"] for m in got], ["later"])
+        self.wait_status(sid, lasting["id"], ("sent", "delivered"))
+        self.assertEqual([m["text"] for m in self.inbox(BOB)], ["later"])
 
 
 if __name__ == "__main__":

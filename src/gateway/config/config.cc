@@ -224,7 +224,7 @@ const std::vector<Spec>& Specs() {
       {"outbox.logged_out_grace_ms", Kind::kInt, "600000",
        "how long a logged-out session's waiting messages wait for a re-link before they fail", false,
        IntIn(0, 30LL * 24 * 3600 * 1000, [](Config& c, long long v) { c.outbox_logged_out_grace_ms = v; })},
-      {"outbox.sweep_ms", Kind::kInt, "10000", "how often the outbox checks grace periods and retention",
+      {"outbox.sweep_ms", Kind::kInt, "10000", "how often the outbox checks grace periods, expiry in stopped sessions and retention",
        false, IntIn(50, 3600000, [](Config& c, long long v) { c.outbox_sweep_ms = v; })},
       {"outbox.lookups_per_hour", Kind::kInt, "30",
        "number lookups (GET .../contacts/{phone}) per session per hour: bulk lookups get numbers banned",

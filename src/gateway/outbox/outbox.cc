@@ -228,6 +228,7 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     for (const auto& m : *pending) {
       if (m.status != "queued" || !m.expires_ms) continue;
       if (*m.expires_ms <= now) {
+        outbox_.ForgetAccepted(m.id);
         co_await Change(m.id, "failed", "expired", "expires_at passed before the message could be sent");
       } else {
         next = std::min(next, *m.expires_ms);
@@ -278,6 +279,7 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       for (const auto& m : *pending) {
         if (held.count(m.chat_jid)) continue;
         if (m.status == "queued" && m.expires_ms && *m.expires_ms <= now) {
+          outbox_.ForgetAccepted(m.id);
           co_await Change(m.id, "failed", "expired", "expires_at passed before the message could be sent");
           continue;
         }
@@ -332,6 +334,19 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       if (!m.quoted_id.empty()) {
         request.quoted = wa::client::QuotedMessage{m.quoted_id, m.quoted_participant, m.quoted_text};
       }
+      if (outbox_.options_.on_dispatched) {
+        request.on_written = [outbox = &outbox_, id = m.id](std::chrono::steady_clock::time_point at) {
+          std::chrono::steady_clock::time_point accepted;
+          {
+            std::lock_guard lock(outbox->accepted_mu_);
+            auto it = outbox->accepted_.find(id);
+            if (it == outbox->accepted_.end()) return;  // accepted before a restart, or sent already
+            accepted = it->second;
+            outbox->accepted_.erase(it);
+          }
+          outbox->options_.on_dispatched(at - accepted);
+        };
+      }
       auto sent = co_await client_.SendText(std::move(request));
       if (sent) {
         co_await Change(m.id, "sent", "", "", 0, sent->timestamp, first_contact);
@@ -350,6 +365,7 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       spdlog::info("session {}: sending {} failed: {}", row_.id, m.id, sent.error().message());
       if (f.verdict == Verdict::kRetry && m.attempts + 1 >= outbox_.options_.max_attempts) f.verdict = Verdict::kFail;
       if (f.verdict == Verdict::kFail) {
+        outbox_.ForgetAccepted(m.id);
         co_await Change(m.id, "failed", f.code, f.detail);
         std::lock_guard lock(outbox_.mu_);
         ++outbox_.counters_.failed;
@@ -407,6 +423,11 @@ Pacing Outbox::PacingOf(const store::SessionRow& row) const {
 }
 
 void Outbox::Publish(const std::vector<store::EventRow>& events) { bus_.Publish(events); }
+
+void Outbox::ForgetAccepted(const std::string& message_id) {
+  std::lock_guard lock(accepted_mu_);
+  accepted_.erase(message_id);
+}
 
 std::shared_ptr<Outbox::Dispatcher> Outbox::Find(const std::string& session_id) const {
   std::lock_guard lock(mu_);
@@ -510,9 +531,12 @@ asio::awaitable<void> Outbox::Detach(std::string session_id) {
     auto it = dispatchers_.find(session_id);
     if (it == dispatchers_.end()) co_return;
     d = it->second;
-    dispatchers_.erase(it);
   }
   co_await d->Stop();
+  // Listed until it stopped: the sweeper leaves the messages of a listed session to it.
+  std::lock_guard lock(mu_);
+  auto it = dispatchers_.find(session_id);
+  if (it != dispatchers_.end() && it->second == d) dispatchers_.erase(it);
 }
 
 void Outbox::Start() {
@@ -568,8 +592,28 @@ asio::awaitable<void> Outbox::Sweep() {
                                                    "the session was logged out before the message could be sent", now);
       if (events) Publish(*events);
     }
+    // expires_at holds where no dispatcher runs too (a stopped session); a running session's
+    // dispatcher fails its own expired messages, connected or not.
+    if (auto expiring = co_await messages_.SessionsWithExpired(now)) {
+      for (const auto& id : *expiring) {
+        if (Find(id)) continue;
+        auto events = co_await messages_.ExpireQueued(id, now);
+        if (events) {
+          Publish(*events);
+        } else {
+          spdlog::warn("session {}: failing expired messages failed: {}", id, events.error().message());
+        }
+      }
+    }
     if (now - last_prune > 3600000) {
       last_prune = now;
+      {
+        // Messages that were never written (failed for want of a session, or still held)
+        // leave the dispatch-latency bookkeeping after a day.
+        auto cutoff = std::chrono::steady_clock::now() - std::chrono::hours(24);
+        std::lock_guard lock(accepted_mu_);
+        std::erase_if(accepted_, [cutoff](const auto& e) { return e.second < cutoff; });
+      }
       auto retention_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options_.retention).count();
       auto key_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options_.idempotency_ttl).count();
       auto pruned = co_await messages_.Prune(now - retention_ms, now - key_ms);
@@ -647,7 +691,13 @@ asio::awaitable<base::Result<Accepted, ApiError>> Outbox::Send(store::SessionRow
       break;
   }
   Publish(outcome->events);
-  if (auto d = Find(session.id)) d->Wake();
+  if (auto d = Find(session.id)) {
+    if (options_.on_dispatched) {
+      std::lock_guard lock(accepted_mu_);
+      accepted_.emplace(outcome->message.id, std::chrono::steady_clock::now());
+    }
+    d->Wake();
+  }
   co_return Accepted{std::move(outcome->message), false};
 }
 
@@ -673,6 +723,7 @@ asio::awaitable<base::Result<MessageRow, ApiError>> Outbox::Cancel(std::string a
                        "the message is " + m->status + "; only a queued message can be cancelled"};
   }
   Publish(done->second);
+  ForgetAccepted(m->id);
   if (auto d = Find(session_id)) d->Wake();
   co_return co_await Get(std::move(account_id), std::move(session_id), m->id);
 }

@@ -5,7 +5,8 @@
 //
 // One Dispatcher per running session (SessionPlugin::Attach), on its own strand: a session's
 // pacing never delays another. While a session is disconnected its messages wait (the queue's
-// age is in its health view); messages of a logged-out session fail after a grace period. A
+// age is in its health view); messages of a logged-out session fail after a grace period; a
+// message whose expires_at passes fails as expired, also in a stopped session (the sweeper). A
 // message's WhatsApp id is fixed at enqueue, so a resend after a crash is the same message to
 // the recipient, who drops the duplicate.
 #pragma once
@@ -20,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/http/problem.h"
@@ -49,6 +51,10 @@ struct Options {
   std::chrono::milliseconds sweep_every{10000};
   // Pacing defaults for sessions that set none (speed defaults live in the session manager).
   Pacing defaults;
+  // Dispatch latency (metrics): for each message accepted while its session ran, the time from
+  // the accepting commit (when the 202 can go out) to the write of its stanza's frame to the
+  // socket completing, on the first attempt that wrote it. Called on a client's strand.
+  std::function<void(std::chrono::steady_clock::duration)> on_dispatched;
 };
 
 struct SendRequest {
@@ -87,7 +93,8 @@ class Outbox final : public sessions::SessionPlugin {
          events::Bus& bus, Options options);
   ~Outbox() override;
 
-  // The sweeper (logged-out grace, retention). Shutdown stops it; dispatchers end with Detach.
+  // The sweeper (logged-out grace, expires_at in sessions without a dispatcher, retention).
+  // Shutdown stops it; dispatchers end with Detach.
   void Start();
   boost::asio::awaitable<void> Shutdown();
 
@@ -144,6 +151,11 @@ class Outbox final : public sessions::SessionPlugin {
   Counters counters_;                                               // mu_
   std::map<std::string, std::int64_t> logged_out_;  // session -> since (ms); mu_
   std::shared_ptr<bool> sweeping_;
+  // When each message not yet written was accepted (on_dispatched only): message id -> time.
+  // Own lock: taken once at the 202 and once when the frame leaves.
+  std::mutex accepted_mu_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> accepted_;  // accepted_mu_
+  void ForgetAccepted(const std::string& message_id);
   friend class Dispatcher;
 };
 

@@ -135,6 +135,13 @@ class MessageStore {
   // Fails every waiting outgoing message of the session with `reason`.
   virtual boost::asio::awaitable<base::Result<std::vector<EventRow>>> FailPending(
       std::string session_id, std::string reason, std::string detail, std::int64_t at_ms) = 0;
+  // expires_at for sessions without a dispatcher (stopped ones): the sessions that have queued
+  // outgoing messages whose expires_at is at or before `now_ms`, and, per session, failing those
+  // messages as `expired` (queued ones only: a message being sent is left to its dispatcher).
+  virtual boost::asio::awaitable<base::Result<std::vector<std::string>>> SessionsWithExpired(
+      std::int64_t now_ms) = 0;
+  virtual boost::asio::awaitable<base::Result<std::vector<EventRow>>> ExpireQueued(
+      std::string session_id, std::int64_t at_ms) = 0;
   // Stores a received message once (by session and WhatsApp id); `inserted` false for a
   // duplicate, which produces no event.
   struct Received {

@@ -554,7 +554,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   }
 
   asio::awaitable<base::Result<Node, IqError>> SendIqOn(std::shared_ptr<Conn> c, Node iq,
-                                                        milliseconds timeout) {
+                                                        milliseconds timeout,
+                                                        Channel::WriteDone on_written = nullptr) {
     if (c->closing || c->end) co_return IqError{IqError::Kind::kDisconnected};
     std::string id(iq.AttrOr("id"));
     if (id.empty()) {
@@ -569,7 +570,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       const std::string& id;
       ~Remove() { c.waiters.erase(id); }
     } remove{*c, id};
-    if (auto sent = c->channel->Send(iq); !sent) co_return IqError{IqError::Kind::kDisconnected};
+    if (auto sent = c->channel->SendTracked(iq, std::move(on_written)); !sent) {
+      co_return IqError{IqError::Kind::kDisconnected};
+    }
     auto [ec] = co_await waiter.timer.async_wait(kTuple);
     if (waiter.response) {
       if (waiter.response->AttrOr("type") == "error") {
@@ -1295,8 +1298,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     // Named arguments: GCC 12 mishandles temporaries built inside a co_await expression.
     std::string type = "text";
     Jid recipient = *to;
+    Channel::WriteDone on_written = std::move(request.on_written);
     co_return co_await SendMessage(c, std::move(recipient), std::move(id), std::move(message),
-                                   std::move(type));
+                                   std::move(type), std::move(on_written));
   }
 
   asio::awaitable<base::Result<std::vector<ContactStatus>>> DoOnWhatsApp(
@@ -1361,7 +1365,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // DeviceSentMessage copy), then waits for the server's ack.
   asio::awaitable<base::Result<SentMessage>> SendMessage(std::shared_ptr<Conn> c, Jid to,
                                                           std::string id, proto::Message message,
-                                                          std::string type) {
+                                                          std::string type,
+                                                          Channel::WriteDone on_written = nullptr) {
     Jid me = to.IsLid() && creds_->lid ? creds_->lid->ToNonAd() : creds_->me->ToNonAd();
     std::uint16_t my_device = creds_->me->device();
     std::vector<Jid> users{to, me};
@@ -1417,7 +1422,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     if (any_pkmsg) stanza.mutable_children()->push_back(Node("device-identity", {}, creds_->account));
     sent_[id] = SentRecord{to, type, std::move(plain)};
     if (c->closing || c->end) co_return MakeError(Errc::kDisconnected);
-    auto ack = co_await SendIqOn(c, std::move(stanza), config_.timeouts.iq);
+    auto ack = co_await SendIqOn(c, std::move(stanza), config_.timeouts.iq, std::move(on_written));
     if (!ack) co_return ack.error().ToErrorCode();
     if (auto error = ack->GetAttr("error")) {
       int code = ParseInt(*error, -1);

@@ -67,6 +67,9 @@ struct SendTextRequest {
   std::optional<QuotedMessage> quoted;
   std::vector<std::string> mentions;
   std::string id;
+  // Optional: told (on the client's strand) when the message stanza's frame has been written to
+  // the socket, before the server's ack; not called when the stanza never leaves.
+  Channel::WriteDone on_written;
 };
 
 // A message the server accepted: its id and the server's timestamp (unix seconds).

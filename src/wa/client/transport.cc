@@ -157,7 +157,9 @@ class WsChannel final : public Channel, public std::enable_shared_from_this<WsCh
     }
   }
 
-  base::Result<void> Send(const binary::Node& node) override {
+  base::Result<void> Send(const binary::Node& node) override { return SendTracked(node, nullptr); }
+
+  base::Result<void> SendTracked(const binary::Node& node, WriteDone done) override {
     if (closing_ || abort_reason_ || !ciphers_) return MakeError(Errc::kDisconnected);
     auto sealed = ciphers_->send.Encrypt(binary::Encode(node));
     if (!sealed) {
@@ -166,7 +168,7 @@ class WsChannel final : public Channel, public std::enable_shared_from_this<WsCh
     }
     auto framed = writer_frames_.Encode(*sealed);
     if (!framed) return framed.error();
-    queue_.push_back(std::move(*framed));
+    queue_.push_back(Pending{std::move(*framed), std::move(done)});
     wake_.cancel();
     return {};
   }
@@ -240,19 +242,20 @@ class WsChannel final : public Channel, public std::enable_shared_from_this<WsCh
   static asio::awaitable<void> WriteLoop(std::shared_ptr<WsChannel> self) {
     for (;;) {
       while (self->head_ < self->queue_.size()) {
-        base::Bytes message = std::move(self->queue_[self->head_++]);
+        Pending next = std::move(self->queue_[self->head_++]);
         if (self->head_ == self->queue_.size()) {
           self->queue_.clear();
           self->head_ = 0;
           if (self->queue_.capacity() > 16) self->queue_.shrink_to_fit();
         }
         self->write_started_ = std::chrono::steady_clock::now();
-        auto [ec, n] = co_await self->ws_.async_write(asio::buffer(message), kTuple);
+        auto [ec, n] = co_await self->ws_.async_write(asio::buffer(next.frame), kTuple);
         self->write_started_.reset();
         if (ec) {
           self->Abort(self->MapError(ec));
           co_return;
         }
+        if (next.done) next.done(std::chrono::steady_clock::now());
       }
       if (self->abort_reason_) co_return;
       if (self->closing_) {
@@ -276,7 +279,12 @@ class WsChannel final : public Channel, public std::enable_shared_from_this<WsCh
   noise::FrameReader reader_{{.expect_intro = false, .max_frame_size = noise::kMaxHandshakeFrameSize}};
   noise::FrameWriter writer_frames_;
   std::optional<noise::TransportCiphers> ciphers_;
-  std::vector<base::Bytes> queue_;
+  // A framed node waiting for the writer, and who wants to know when it left.
+  struct Pending {
+    base::Bytes frame;
+    WriteDone done;
+  };
+  std::vector<Pending> queue_;
   std::size_t head_ = 0;
   asio::steady_timer wake_;
   std::optional<std::chrono::steady_clock::time_point> write_started_;

@@ -44,6 +44,16 @@ class Channel {
   // Encrypts and queues `node`; nodes are written in the order Send was called. kDisconnected
   // once the channel is closing or closed.
   virtual base::Result<void> Send(const binary::Node& node) = 0;
+  // Called on the channel's executor once the frame carrying a node has been written to the
+  // socket, with the time the write completed; never called when the frame is dropped (abort).
+  using WriteDone = std::function<void(std::chrono::steady_clock::time_point)>;
+  // Like Send, and reports when the node's frame left (dispatch-latency metric). Channels that do
+  // not track their writes report the moment the node was queued.
+  virtual base::Result<void> SendTracked(const binary::Node& node, WriteDone done) {
+    auto sent = Send(node);
+    if (sent && done) done(std::chrono::steady_clock::now());
+    return sent;
+  }
   // Writes what is queued, then closes gracefully (bounded by Timeouts::close); Read then fails
   // with kDisconnected.
   virtual void Close() = 0;

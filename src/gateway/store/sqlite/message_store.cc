@@ -580,6 +580,48 @@ asio::awaitable<base::Result<std::vector<EventRow>>> SqliteMessageStore::FailPen
   co_return co_await Write<std::vector<EventRow>>(std::move(fn));
 }
 
+asio::awaitable<base::Result<std::vector<std::string>>> SqliteMessageStore::SessionsWithExpired(
+    std::int64_t now_ms) {
+  using Out = std::vector<std::string>;
+  auto fn = [now_ms](sqlite3* db) -> base::Result<Out> {
+    // The waiting-messages index (messages_pending) covers the scan.
+    Stmt s(db,
+           "SELECT DISTINCT session_id FROM messages WHERE direction = 'out' AND status IN ('queued', 'sending') "
+           "AND status = 'queued' AND expires_ms IS NOT NULL AND expires_ms <= ?");
+    if (!s.ok()) return ErrorOf(db);
+    s.Bind(1, static_cast<long long>(now_ms));
+    Out out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) out.push_back(s.Text(0));
+    if (rc != SQLITE_DONE) return ErrorOf(db);
+    return out;
+  };
+  co_return co_await OnPool<Out>(store_, std::move(fn));
+}
+
+asio::awaitable<base::Result<std::vector<EventRow>>> SqliteMessageStore::ExpireQueued(std::string session_id,
+                                                                                       std::int64_t at_ms) {
+  std::function<base::Result<std::vector<EventRow>>(Statements&)> fn =
+      [=](Statements& st) -> base::Result<std::vector<EventRow>> {
+    std::vector<EventRow> events;
+    auto rows = Select(st.db(),
+                       "WHERE session_id = ? AND direction = 'out' AND status IN ('queued', 'sending') AND "
+                       "status = 'queued' AND expires_ms IS NOT NULL AND expires_ms <= ? ORDER BY n",
+                       [&](Stmt& s) {
+                         s.Bind(1, session_id);
+                         s.Bind(2, static_cast<long long>(at_ms));
+                       });
+    if (!rows) return rows.error();
+    for (auto& m : *rows) {
+      MessageStore::Transition t{.message_id = m.id, .status = "failed", .at_ms = at_ms, .error_code = "expired",
+                                 .error_detail = "expires_at passed before the message could be sent"};
+      if (auto a = Apply(st, m, t, events); !a) return a.error();
+    }
+    return events;
+  };
+  co_return co_await Write<std::vector<EventRow>>(std::move(fn));
+}
+
 asio::awaitable<base::Result<MessageStore::Received>> SqliteMessageStore::StoreReceived(MessageRow row) {
   std::function<base::Result<Received>(Statements&)> fn = [row = std::move(row)](Statements& st) -> base::Result<Received> {
     Received out;

@@ -45,6 +45,10 @@ class SqliteMessageStore final : public MessageStore {
       std::string session_id, std::string message_id, std::int64_t at_ms) override;
   boost::asio::awaitable<base::Result<std::vector<EventRow>>> FailPending(
       std::string session_id, std::string reason, std::string detail, std::int64_t at_ms) override;
+  boost::asio::awaitable<base::Result<std::vector<std::string>>> SessionsWithExpired(
+      std::int64_t now_ms) override;
+  boost::asio::awaitable<base::Result<std::vector<EventRow>>> ExpireQueued(std::string session_id,
+                                                                           std::int64_t at_ms) override;
   boost::asio::awaitable<base::Result<Received>> StoreReceived(MessageRow row) override;
   boost::asio::awaitable<base::Result<std::vector<std::pair<std::string, std::int64_t>>>>
   LoggedOutSessions() override;

@@ -152,6 +152,37 @@ TEST_F(MessageStoreTest, CancelAndFailPendingEndOnlyWaitingMessages) {
   EXPECT_TRUE(RunTask(ioc_, messages_->PendingOutgoing("ses_1", 10))->empty());
 }
 
+TEST_F(MessageStoreTest, ExpireQueuedFailsOnlyQueuedMessagesWhoseTimePassed) {
+  auto with_expiry = [](std::string id, std::string wa_id, std::int64_t expires_ms) {
+    MessageRow m = Out(std::move(id), std::move(wa_id));
+    m.expires_ms = expires_ms;
+    return m;
+  };
+  Enqueue(with_expiry("msg_due", "WA1", 5000));
+  Enqueue(with_expiry("msg_later", "WA2", 9000));
+  Enqueue(Out("msg_never", "WA3"));
+  Enqueue(with_expiry("msg_sending", "WA4", 4000));
+  using T = MessageStore::Transition;
+  ASSERT_TRUE(RunTask(ioc_, messages_->Advance("ses_1", {T{.message_id = "msg_sending", .status = "sending",
+                                                           .at_ms = 3000, .attempts_inc = 1}})));
+  EXPECT_TRUE(RunTask(ioc_, messages_->SessionsWithExpired(4999))->empty());
+  EXPECT_EQ(*RunTask(ioc_, messages_->SessionsWithExpired(5000)), (std::vector<std::string>{"ses_1"}));
+  auto events = RunTask(ioc_, messages_->ExpireQueued("ses_1", 6000));
+  ASSERT_TRUE(events);
+  ASSERT_EQ(Statuses(*events), (std::vector<std::string>{"failed"}));
+  auto due = **RunTask(ioc_, messages_->GetMessage("acc_1", "ses_1", "msg_due"));
+  EXPECT_EQ(due.status + "/" + due.error_code, "failed/expired");
+  EXPECT_EQ(due.updated_ms, 6000);
+  for (const char* id : {"msg_later", "msg_never"}) {
+    EXPECT_EQ((**RunTask(ioc_, messages_->GetMessage("acc_1", "ses_1", id))).status, "queued") << id;
+  }
+  // A message being sent is its dispatcher's to finish.
+  EXPECT_EQ((**RunTask(ioc_, messages_->GetMessage("acc_1", "ses_1", "msg_sending"))).status, "sending");
+  EXPECT_TRUE(RunTask(ioc_, messages_->SessionsWithExpired(6000))->empty());
+  EXPECT_TRUE(RunTask(ioc_, messages_->ExpireQueued("ses_1", 6000))->empty());
+  EXPECT_EQ(*RunTask(ioc_, messages_->SessionsWithExpired(9000)), (std::vector<std::string>{"ses_1"}));
+}
+
 TEST_F(MessageStoreTest, ReceivedMessagesAreStoredOnceAndAnnounced) {
   MessageRow in{.id = "msg_in1", .account_id = "acc_1", .session_id = "ses_1", .direction = "in", .wa_id = "X1",
                 .chat_jid = "15550002222@s.whatsapp.net", .sender_pn = "15550002222@s.whatsapp.net",
