@@ -127,7 +127,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="wa-dispatch-bench-", dir=TMP)
     os.makedirs(os.path.join(tmp, "wasim"))
     stops = []
-    fs = subprocess.run(["stat", "-f", "-c", "%T", tmp], capture_output=True, text=True).stdout.strip()
+    fs = subprocess.run(["df", "--output=fstype", tmp], capture_output=True, text=True).stdout.split()[-1]
     result = {"config": {"filesystem": fs, "rate": RATE, "seconds": SECONDS, "sessions": SESSIONS, "recipients": RECIPIENTS,
                          "threads": THREADS, "tmp": tmp}}
     try:
