@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <climits>
 #include <set>
+#include <unordered_set>
 
 #include "base/clock.h"
 #include "gateway/store/api_error.h"
@@ -141,6 +142,10 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     });
   }
 
+  // A message from the session's chats was stored (any thread): chats found unknown before may
+  // be known now.
+  void Received() { received_.fetch_add(1); }
+
   asio::awaitable<void> Stop() {
     asio::post(strand_, [self = shared_from_this()] {
       self->stopping_ = true;
@@ -190,12 +195,26 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     }
   }
 
+  // Whether `chat` ever wrote to the session. Both answers are remembered: a chat that wrote
+  // stays known, and "unknown" holds until the session stores a received message, so a bulk
+  // send to new numbers costs no store read per message.
   asio::awaitable<bool> Known(const std::string& chat) {
     if (known_chats_.count(chat)) co_return true;
+    std::uint64_t seen = received_.load();
+    if (seen != unknown_as_of_) {
+      unknown_chats_.clear();
+      unknown_as_of_ = seen;
+    }
+    if (unknown_chats_.count(chat)) co_return false;
     auto known = co_await outbox_.messages_.HasReceivedFrom(row_.id, chat);
     if (known && *known) {
       known_chats_.insert(chat);
       co_return true;
+    }
+    // Only an answer no receipt overtook: a message stored during the read may be from `chat`.
+    if (known && received_.load() == seen) {
+      if (unknown_chats_.size() >= kUnknownChats) unknown_chats_.clear();
+      unknown_chats_.insert(chat);
     }
     co_return false;
   }
@@ -378,6 +397,8 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
 
   // Waiting messages checked for expiry per pass while disconnected.
   static constexpr int kExpiryScan = 1000;
+  // Chats remembered as unknown at most (bulk sends to new numbers).
+  static constexpr std::size_t kUnknownChats = 10000;
 
   Outbox& outbox_;
   store::SessionRow row_;
@@ -396,6 +417,9 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   int delay_ms_ = 0;
   std::map<std::string, std::int64_t> last_to_;
   std::set<std::string> known_chats_;
+  std::unordered_set<std::string> unknown_chats_;  // as of unknown_as_of_
+  std::uint64_t unknown_as_of_ = 0;
+  std::atomic<std::uint64_t> received_{0};
   std::atomic<bool> finished_{false};
 };
 
@@ -481,6 +505,9 @@ asio::awaitable<base::Result<void>> Outbox::Receive(MessageRow row) {
   auto stored = co_await messages_.StoreReceived(std::move(row));
   if (!stored) co_return stored.error();
   if (stored->inserted) {
+    if (stored->message.direction == "in") {
+      if (auto d = Find(stored->message.session_id)) d->Received();
+    }
     Publish(stored->events);
     std::lock_guard lock(mu_);
     ++counters_.received;
