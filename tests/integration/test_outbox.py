@@ -269,6 +269,11 @@ class StoppedSessionTest(OutboxFixture):
 
     def test_a_message_expiring_in_a_stopped_session_fails_as_expired(self):
         sid = self.linked_session(speed={"min_delay_ms": 0, "max_delay_ms": 0})
+        # While the session runs, dispatch latency is measured (202 -> frame written).
+        first = self.send(sid, BOB, "first")
+        self.wait_status(sid, first["id"], ("sent", "delivered"))
+        self.assertEqual(self.dispatch_metric("count"), 1)
+        self.assertGreater(self.dispatch_metric("sum"), 0)
         status, _, body = self.call("POST", f"/v1/sessions/{sid}/stop")
         self.assertEqual(status, 200, body)
         wait_for(lambda: self.session_status(sid) == "stopped", timeout=10, interval=0.05,
@@ -292,10 +297,20 @@ class StoppedSessionTest(OutboxFixture):
         # Started again, the session sends only what has not expired.
         status, _, body = self.call("POST", f"/v1/sessions/{sid}/start")
         self.assertEqual(status, 200, body)
-        got = self.wait_inbox(BOB, 1)
-        self.assertEqual([m["text"] for m in got], ["later"])
+        got = self.wait_inbox(BOB, 2)
+        self.assertEqual([m["text"] for m in got], ["first", "later"])
         self.wait_status(sid, lasting["id"], ("sent", "delivered"))
-        self.assertEqual([m["text"] for m in self.inbox(BOB)], ["later"])
+        self.assertEqual([m["text"] for m in self.inbox(BOB)], ["first", "later"])
+
+    def dispatch_metric(self, suffix):
+        status, _, text = self.api.call("GET", "/metrics")
+        self.assertEqual(status, 200)
+        if isinstance(text, bytes):
+            text = text.decode()
+        for line in text.splitlines():
+            if line.startswith(f"wagate_outbox_dispatch_seconds_{suffix} "):
+                return float(line.split()[1])
+        self.fail(f"no wagate_outbox_dispatch_seconds_{suffix} in /metrics")
 
 
 if __name__ == "__main__":
