@@ -18,6 +18,7 @@
 #include "wa/media/keys.h"
 #include "wa/proto/history.pb.h"
 #include "wa/proto/message.pb.h"
+#include "wa/signal/address.h"
 
 namespace sim {
 
@@ -209,6 +210,31 @@ void World::SendHistory(Phone& phone, std::uint16_t device) {
         sync.progress(), conversations, messages, blob_bytes});
     RouteMessage(phone, 0, stanza);
   };
+
+  // The phone's session with its new companion, from the companion's signed prekey alone: the
+  // history is the phone's own doing and takes none of the one-time prekeys the companion just
+  // uploaded (so its prekey count stays what it uploaded).
+  if (auto address = wa::signal::Address::ForDevice(phone.number, wa::signal::Domain::kPn, device)) {
+    auto& protocol = phone.client->protocol();
+    auto has = protocol.HasSession(*address);
+    auto it = phone.companions.find(device);
+    if (has && !*has && it != phone.companions.end() && it->second.identity_key.size() == 32 &&
+        it->second.signed_prekey.public_key.size() == 32 &&
+        it->second.signed_prekey.signature.size() == 64) {
+      const Companion& c = it->second;
+      wa::signal::PreKeyBundle b;
+      b.registration_id = c.registration_id;
+      b.device_id = device;
+      std::copy_n(c.identity_key.begin(), 32, b.identity_key.begin());
+      b.signed_pre_key_id = c.signed_prekey.id;
+      std::copy_n(c.signed_prekey.public_key.begin(), 32, b.signed_pre_key.begin());
+      std::copy_n(c.signed_prekey.signature.begin(), 64, b.signed_pre_key_signature.begin());
+      if (auto built = protocol.ProcessPreKeyBundle(*address, b); !built) {
+        spdlog::warn("phone {}: no session with device {} for its history: {}", phone.number,
+                     device, built.error().message());
+      }
+    }
+  }
 
   int next = 0;
   for (int c = 0; c < chunks; ++c) {

@@ -1105,6 +1105,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
  public:
   void SetMessageHandler(MessageHandler handler) { message_handler_ = std::move(handler); }
+  void SetHistoryHandler(HistoryHandler handler) { history_handler_ = std::move(handler); }
 
  private:
   // The logged-in connection, or null.
@@ -1809,7 +1810,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       if (!item) co_return fail(item.error().message());
       if (!*item) break;
       if (auto* conversation = std::get_if<proto::Conversation>(&**item)) {
-        EmitConversation(chunk, me, *conversation);
+        co_await EmitConversation(chunk, me, *conversation);
         chunk.conversations++;
         chunk.skipped_conversations = parser.skipped_conversations();
         chunk.stage = HistoryChunk::Stage::kProgress;
@@ -1841,10 +1842,10 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     Emit(chunk);
   }
 
-  void EmitConversation(HistoryChunk& chunk, const Jid& me,
-                        const proto::Conversation& conversation) {
+  asio::awaitable<void> EmitConversation(HistoryChunk& chunk, const Jid& me,
+                                         const proto::Conversation& conversation) {
     auto chat = Jid::Parse(conversation.id());
-    if (!chat) return;
+    if (!chat) co_return;
     HistoryMessages batch;
     batch.sync_type = chunk.sync_type;
     batch.chunk_order = chunk.chunk_order;
@@ -1856,13 +1857,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     if (batch.chat.IsUser()) batch.chat_pn = batch.chat;
     if (batch.chat.IsLid()) batch.chat_lid = batch.chat;
     if (batch.chat_pn && batch.chat_lid) LearnLid(*batch.chat_pn, *batch.chat_lid);
-    auto flush = [&] {
-      if (batch.messages.empty()) return;
+    auto take = [&] {
       std::vector<Message> messages;
       std::swap(messages, batch.messages);
       HistoryMessages out = batch;  // the header, without messages
       out.messages = std::move(messages);
-      Emit(std::move(out));
+      return out;
     };
     for (const auto& item : conversation.messages()) {
       auto message = HistoryMessage(item.message(), me);
@@ -1876,9 +1876,27 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       }
       batch.messages.push_back(std::move(*message));
       chunk.messages++;
-      if (batch.messages.size() >= config_.history_batch) flush();
+      if (batch.messages.size() >= config_.history_batch) {
+        HistoryMessages out = take();
+        co_await DeliverHistory(std::move(out));
+      }
     }
-    flush();
+    if (!batch.messages.empty()) {
+      HistoryMessages out = take();
+      co_await DeliverHistory(std::move(out));
+    }
+  }
+
+  asio::awaitable<void> DeliverHistory(HistoryMessages batch) {
+    if (history_handler_) {
+      auto handled_task = history_handler_(batch);
+      auto handled = co_await std::move(handled_task);
+      if (!handled) {
+        spdlog::warn("{}: the history handler refused {} messages of {}: {}", name_,
+                     batch.messages.size(), batch.chat.ToString(), handled.error().message());
+      }
+    }
+    Emit(std::move(batch));
   }
 
   // The retry receipt of Baileys' sendRetryRequest, then a nack (500) of the stanza.
@@ -2152,6 +2170,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   ContactStore& contacts_;
   signal::Protocol protocol_;
   MessageHandler message_handler_;
+  HistoryHandler history_handler_;
   // Messaging state kept across connections in memory: the latest sent messages (a retry for an
   // older one reads the ContactStore), received (chat, id) for dedupe, retry counters. Device
   // lists and PN <-> LID pairs are the ContactStore's.
@@ -2290,6 +2309,10 @@ asio::awaitable<base::Result<void>> Client::SendNode(Node node) {
 
 void Client::SetMessageHandler(MessageHandler handler) {
   impl_->SetMessageHandler(std::move(handler));
+}
+
+void Client::SetHistoryHandler(HistoryHandler handler) {
+  impl_->SetHistoryHandler(std::move(handler));
 }
 
 asio::awaitable<base::Result<SentMessage>> Client::SendText(SendTextRequest request) {
