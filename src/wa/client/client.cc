@@ -1799,6 +1799,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       if (blob || blob.error() == Errc::kHistoryTooLarge) break;
       if (c->closing || c->end) co_return;
     }
+    if (c->closing || c->end) co_return;
     if (!blob) co_return fail(blob.error().message());
 
     const Jid me = creds_ && creds_->me ? creds_->me->ToNonAd() : Jid();
@@ -1832,6 +1833,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       }
     }
     if (!names.names.empty()) Emit(std::move(names));
+    if (c->closing || c->end) co_return;
     // PN <-> LID pairs learnt from the chunk.
     if (auto committed = co_await store_.Commit(); !committed) {
       spdlog::warn("{}: commit after a history chunk failed: {}", name_,
