@@ -163,6 +163,92 @@ TEST_F(HistoryTest, RecentHistoryArrivesWithProgressAndEveryChunkIsReceipted) {
   thread_.Await(c->Stop());
 }
 
+TEST_F(HistoryTest, ClientsLinkingTogetherShareTheProcessWideSlots) {
+  // Four numbers link at once, each with 3 seeded chats (3 chunks and PUSH_NAME): every chunk is
+  // processed, never more than two at a time.
+  constexpr int kClients = 4;
+  auto slots = std::make_shared<client::HistorySlots>(2);
+  std::vector<std::string> phones;
+  std::vector<std::unique_ptr<Device>> devices;
+  std::vector<std::unique_ptr<Recorder>> recorders;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    phones.push_back(NewPhone());
+    auto r = wasim_->Control("POST", "/v1/phones/" + phones.back() + "/history",
+                             json::object{{"conversations", 3}, {"messages", 40},
+                                          {"chunk_conversations", 1}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    devices.push_back(std::make_unique<Device>(Credentials::New()));
+    ASSERT_TRUE(devices.back()->devices.Save(*devices.back()->devices.Load().value()));
+    recorders.push_back(std::make_unique<Recorder>());
+    auto config = MakeConfig();
+    config.history_sync = client::HistorySyncMode::kRecent;
+    config.history_slots = slots;
+    clients.push_back(MakeClient(*devices.back(), *recorders.back(), config));
+    clients.back()->Start();
+  }
+  for (int i = 0; i < kClients; ++i) ASSERT_FALSE(Scan(phones[i], *recorders[i]).empty());
+  for (int i = 0; i < kClients; ++i) {
+    auto until = std::chrono::steady_clock::now() + 30s;
+    auto finished = [&] {
+      std::size_t n = 0;
+      for (const auto& e : recorders[i]->All<HistoryChunk>()) {
+        n += e.stage == HistoryChunk::Stage::kFinished;
+      }
+      return n;
+    };
+    while (finished() < 4 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_EQ(finished(), 4u) << recorders[i]->Log();
+    std::size_t messages = 0;
+    for (const auto& b : recorders[i]->All<client::HistoryMessages>()) messages += b.messages.size();
+    EXPECT_EQ(messages, 3u * 40);
+  }
+  EXPECT_GE(slots->peak(), 1);
+  EXPECT_LE(slots->peak(), 2);
+  EXPECT_EQ(slots->in_use(), 0);
+  for (auto& c : clients) thread_.Await(c->Stop());
+}
+
+TEST_F(HistoryTest, NoDownloadStartsWhileEverySlotIsTaken) {
+  std::string phone = NewPhone();
+  auto seeded = wasim_->Control("POST", "/v1/phones/" + phone + "/history",
+                                json::object{{"conversations", 2}, {"messages", 5},
+                                             {"chunk_conversations", 1}});
+  ASSERT_EQ(seeded.status, 200) << seeded.body;
+  auto slots = std::make_shared<client::HistorySlots>(1);
+  auto held = slots->TryAcquire();  // another session's download, as far as this client knows
+  ASSERT_TRUE(held);
+  auto downloads_before = MediaDownloads();
+  Device device(Credentials::New());
+  ASSERT_TRUE(device.devices.Save(*device.devices.Load().value()));
+  auto config = MakeConfig();
+  config.history_sync = client::HistorySyncMode::kRecent;
+  config.history_slots = slots;
+  config.history_slot_poll = std::chrono::milliseconds(10);
+  Recorder events;
+  auto c = MakeClient(device, events, config);
+  c->Start();
+  ASSERT_FALSE(Scan(phone, events).empty());
+  // Every notification arrived and was receipted, and none could start.
+  WaitReceipts(phone, 3);
+  EXPECT_EQ(events.Count<HistoryChunk>(), 0u) << events.Log();
+  EXPECT_EQ(MediaDownloads(), downloads_before);
+  held = client::HistorySlots::Permit();  // released
+  auto until = std::chrono::steady_clock::now() + 20s;
+  auto finished = [&] {
+    std::size_t n = 0;
+    for (const auto& e : events.All<HistoryChunk>()) n += e.stage == HistoryChunk::Stage::kFinished;
+    return n;
+  };
+  while (finished() < 3 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(finished(), 3u) << events.Log();
+  EXPECT_EQ(MediaDownloads(), downloads_before + 3);
+  EXPECT_EQ(slots->peak(), 1);
+  thread_.Await(c->Stop());
+}
+
 TEST_F(HistoryTest, HistoryOffAcknowledgesEveryChunkAndDownloadsNothing) {
   std::string phone = NewPhone();
   auto seeded = wasim_->Control("POST", "/v1/phones/" + phone + "/history",
