@@ -35,12 +35,12 @@ after(async () => {
 	if (authDir) rmSync(authDir, { recursive: true, force: true })
 })
 
-async function until(what, fn, timeoutMs = 15000) {
+async function until(what, fn, timeoutMs = 30000) {
 	const deadline = Date.now() + timeoutMs
 	for (;;) {
 		const v = await fn()
 		if (v) return v
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`)
 		await new Promise(r => setTimeout(r, 50))
 	}
 }
@@ -84,7 +84,8 @@ test('Baileys parses wasim history chunks into the same conversations and messag
 		assert.equal(wantChats, 3)
 		assert.equal(wantMessages, 3 + 2 * 3)
 
-		await until('Baileys\' history sets', () =>
+		await until(() => `Baileys' history sets (so far, [type, chats, messages, contacts]: ${
+			JSON.stringify(sets.map(s => [s.syncType, s.chats.length, s.messages.length, s.contacts.length]))})`, () =>
 			sets.reduce((n, s) => n + s.messages.length, 0) >= wantMessages &&
 			sets.some(s => s.contacts.some(c => c.notify)))
 		const chats = new Set(sets.flatMap(s => s.chats.map(c => c.id)))

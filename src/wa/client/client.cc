@@ -1791,6 +1791,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     }
     auto transport = MediaTransport();
     if (!transport) co_return fail("no TLS context for media downloads");
+    if (c->media_conn->hosts.empty()) co_return fail("media_conn names no host");
     // Hosts in media_conn's order until one serves the blob.
     base::Result<base::Bytes> blob = MakeError(Errc::kHistoryCorrupt);
     for (const auto& host : c->media_conn->hosts) {
