@@ -29,6 +29,7 @@ import http.client
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -141,6 +142,27 @@ def collect(receiver_port, sent):
     }
 
 
+def stages(db_path, sent, arrivals):
+    """Splits frame -> receiver with the gateway's own rows (read-only, while it runs): the
+    delivery row's creation (the fan-out, in unix ms) and the first attempt's start."""
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+    rows = db.execute("SELECT d.body, d.created_ms, (SELECT MIN(a.at_ms) FROM webhook_attempts a "
+                      "WHERE a.delivery_id = d.id) FROM webhook_deliveries d "
+                      "WHERE d.event_type = 'message.received'").fetchall()
+    db.close()
+    fan, wait, post = [], [], []
+    for body, created, first_attempt in rows:
+        text = json.loads(body)["data"]["message"].get("text")
+        if text not in sent or text not in arrivals or first_attempt is None:
+            continue
+        arrived, frame = arrivals[text]
+        fan.append(created - frame)
+        wait.append(first_attempt - created)
+        post.append(arrived - first_attempt)
+    return {"frame_to_fanout_ms": stats(fan), "fanout_to_attempt_ms": stats(wait),
+            "attempt_to_receiver_ms": stats(post)}
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="wa-webhook-bench-")
     os.makedirs(os.path.join(tmp, "wasim"))
@@ -221,6 +243,8 @@ def main():
             results[name] = {"sessions": count, "sent": len(sent), "errors": len(errors), "achieved_rate": achieved,
                              **collect(port, sent), "load_average_before": load_before,
                              "load_average_after": os.getloadavg()[0]}
+            results[name].update(stages(os.path.join(tmp, "data", "wagate.db"), sent,
+                                        get_json(port, "/results")["arrivals"]))
 
         linked = []
         if "sessions" in PHASES:
@@ -276,7 +300,10 @@ def main():
                   "| message.received, latency to the receiver | p50 (ms) | p99 (ms) | max (ms) |", "|---|---|---|---|",
                   row("from the frame's arrival in wagate (event timestamp)", p["frame_to_receiver_ms"]),
                   row("from wasim's 201 (send accepted)", p["from_answer_ms"]),
-                  row("part: 201 -> the frame's arrival", p["answer_to_frame_ms"]), ""]
+                  row("part: 201 -> the frame's arrival", p["answer_to_frame_ms"]),
+                  row("stage: frame -> delivery row (received, stored, fanned out)", p["frame_to_fanout_ms"]),
+                  row("stage: delivery row -> first attempt starts", p["fanout_to_attempt_ms"]),
+                  row("stage: attempt starts -> receiver", p["attempt_to_receiver_ms"]), ""]
     if "api" in results:
         a = results["api"]
         lines += [f"API sends (unlinked session): accepted {a['sent']} (errors {a['errors']}) at {a['achieved_rate']:.0f}/s; "
