@@ -23,7 +23,8 @@ is committed before the 202, so latency = webhook arrival - the 202.
 Usage: bench/run_webhook_bench.py BUILD_DIR OUT_DIR
   env: WA_BENCH_WEBHOOK_RATE (default 1000 /s in total), WA_BENCH_WEBHOOK_SECONDS (10),
        WA_BENCH_WEBHOOK_SESSIONS (10, phase "sessions"), WA_BENCH_WEBHOOK_PHONES (4 sending
-       phones), WA_BENCH_WEBHOOK_THREADS (16), WA_BENCH_WEBHOOK_PHASES ("sessions")
+       phones), WA_BENCH_WEBHOOK_THREADS (16), WA_BENCH_WEBHOOK_PHASES ("sessions"; also "phone",
+       "api"), WA_BENCH_WEBHOOK_PERF (a path prefix: perf record -g of wagate during each phone phase)
 """
 import http.client
 import json
@@ -51,6 +52,7 @@ PHONES = int(os.environ.get("WA_BENCH_WEBHOOK_PHONES", "4"))
 THREADS = int(os.environ.get("WA_BENCH_WEBHOOK_THREADS", "16"))
 SESSIONS = int(os.environ.get("WA_BENCH_WEBHOOK_SESSIONS", "10"))
 PHASES = os.environ.get("WA_BENCH_WEBHOOK_PHASES", "sessions").split(",")
+PERF = os.environ.get("WA_BENCH_WEBHOOK_PERF", "")  # a path: perf record -g of wagate while the phones send
 os.makedirs(out, exist_ok=True)
 
 
@@ -239,10 +241,17 @@ def main():
                 return text if r.status == 201 else None
 
             load_before = os.getloadavg()[0]
+            perf = None
+            if PERF:
+                perf = subprocess.Popen(["perf", "record", "-g", "-F", "499", "-o", f"{PERF}.{name}",
+                                         "-p", str(w.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             sent, errors, achieved = open_loop(ctl_host, int(ctl_port), phone_send)
             results[name] = {"sessions": count, "sent": len(sent), "errors": len(errors), "achieved_rate": achieved,
                              **collect(port, sent), "load_average_before": load_before,
                              "load_average_after": os.getloadavg()[0]}
+            if perf:
+                perf.send_signal(2)
+                perf.wait()
             results[name].update(stages(os.path.join(tmp, "data", "wagate.db"), sent,
                                         get_json(port, "/results")["arrivals"]))
 

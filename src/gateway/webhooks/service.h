@@ -166,7 +166,8 @@ class Service {
   std::set<std::string> busy_lanes_;             // endpoint id + "\n" + session id
   std::map<std::string, int> per_endpoint_;      // in-flight attempts per endpoint
   std::set<std::string> unrecorded_;             // delivery ids whose attempt awaits its commit
-  std::uint64_t records_committed_ = 0;          // RecordAttempts batches done (stale-read guard)
+  bool reading_due_ = false;                     // a DueDeliveries read is running
+  std::set<std::string> recorded_during_read_;   // delivery ids recorded meanwhile (stale in it)
   std::vector<store::WebhookAttemptOutcome> records_;  // queued for the next commit
   bool recording_ = false;
   std::map<std::uint64_t, std::unique_ptr<boost::asio::cancellation_signal>> cancels_;
