@@ -3,7 +3,8 @@
 //
 // The worker reads the event log, not the bus: a bus notification (or the poll interval, for
 // events written by another process) wakes it; it fans new events out into delivery rows
-// (store/webhooks.h), then sends each due head — the oldest open delivery of an (endpoint,
+// (store/webhooks.h; the message store's writer already does so for the events of its own
+// commits, so those are found fanned out), then sends each due head — the oldest open delivery of an (endpoint,
 // session) — so a session's events arrive in order, while other sessions and other accounts
 // proceed independently up to a per-endpoint concurrency limit. Every attempt is recorded with
 // its status, latency and error; failures retry with backoff until the retry window ends (then
