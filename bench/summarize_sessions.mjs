@@ -45,6 +45,17 @@ function cpuPer(r, from, to, countPath) {
 // A send round's figure (phases.send.first / .rest / .all).
 const send = (part, key) => r => get(r, `phases.send.${part}.${key}`)
 
+// The same between two other readings (whole process: start to idle end; stored state: start
+// to every client stopped).
+function heapBetween(r, from, to, oursKey) {
+	if (r.tool === 'wa_sessions_bench') return get(r, `memory.per_session.${oursKey}`)
+	const a = get(r, `memory.self.${from}`)
+	const b = get(r, `memory.self.${to}`)
+	const n = get(r, 'phases.login.connected')
+	if (!a || !b || !n || a.heap_used_kb == null || b.heap_used_kb == null) return null
+	return (b.heap_used_kb + b.external_kb - a.heap_used_kb - a.external_kb) / n
+}
+
 const rows = [
 	['sessions connected (of N)', r => get(r, 'phases.login.connected'), r => r.sessions, 'n'],
 	['phones created per s', r => get(r, 'phases.phones.per_second')],
@@ -59,6 +70,8 @@ const rows = [
 	['RSS per session, connection only, KB', r => kb(get(r, 'memory.per_session.self_connection_kb'))],
 	['heap per session, connection only, KB', connectionHeap],
 	['RSS per session, stored state (keys), KB', r => kb(get(r, 'memory.per_session.self_stores_kb'))],
+	['heap per session, whole process, KB', r => heapBetween(r, 'start', 'idle_end', 'self_total_heap_kb')],
+	['heap per session, stored state, KB', r => heapBetween(r, 'start', 'stopped', 'self_stores_heap_kb')],
 	['process RSS at idle end, MiB', r => (get(r, 'memory.self.idle_end.rss_kb') ?? 0) / 1024],
 	['process peak RSS (VmHWM), MiB', r => (get(r, 'memory.self.idle_end.hwm_kb') ?? 0) / 1024],
 	['CPU per link, ms (CPU time of the process)', r => cpuPer(r, 'start', 'linked', 'phases.link.linked')],

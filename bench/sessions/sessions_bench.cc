@@ -114,6 +114,7 @@ struct Session {
   std::size_t index = 0;
   std::string phone;
   std::unique_ptr<client::StateStore> state;
+  gateway::store::sqlite::SessionState* sql = nullptr;  // `state` as a SessionState (sqlite)
   std::unique_ptr<client::Client> client;
   std::unique_ptr<asio::steady_timer> wake;
   bool failed = false;  // left out of later phases
@@ -216,6 +217,13 @@ json::object SampleJson(const std::optional<ProcSample>& s) {
           {"cpu_seconds", std::round(s->cpu_seconds * 100) / 100}};
 }
 
+// Adds malloc's bytes in use (this process's heap, without what the allocator keeps free) to a
+// reading of this process: unlike RSS, it does not depend on fragmentation or on malloc_trim.
+json::object WithHeap(json::object sample) {
+  sample["heap_kb"] = static_cast<std::int64_t>(mallinfo2().uordblks / 1024);
+  return sample;
+}
+
 class Bench {
  public:
   Bench(Options options, asio::io_context& driver, asio::io_context& clients,
@@ -253,6 +261,9 @@ class Bench {
   bool OpenDatabase();
   // A fresh device's store for session `s` (memory or a SessionState holding new credentials).
   asio::awaitable<bool> NewState(Session& s);
+  // sqlite: what the SessionStates' caches hold, summed; read only while every client is stopped
+  // (a SessionState belongs to its client's strand while the client runs).
+  json::object CacheJson() const;
   // The send phase; its JSON.
   asio::awaitable<json::object> Send();
   asio::awaitable<void> Sleep(std::chrono::duration<double> d) {
@@ -341,8 +352,21 @@ asio::awaitable<bool> Bench::NewState(Session& s) {
     Fail(s, "store_save");
     co_return false;
   }
+  s.sql = opened->get();
   s.state = std::move(*opened);
   co_return true;
+}
+
+json::object Bench::CacheJson() const {
+  std::size_t records = 0, bytes = 0, sessions = 0;
+  for (const auto& s : sessions_) {
+    if (!s->sql) continue;
+    ++sessions;
+    records += s->sql->cached_records();
+    bytes += s->sql->cached_bytes();
+  }
+  return {{"states", sessions}, {"records", records}, {"bytes", bytes},
+          {"bytes_per_state", sessions ? static_cast<double>(bytes) / sessions : 0.0}};
 }
 
 client::Config Bench::MakeConfig() {
@@ -575,8 +599,9 @@ asio::awaitable<int> Bench::Run() {
   }
   malloc_trim(0);
   auto self_start = Self();
+  auto heap_start = mallinfo2().uordblks;
   auto wasim_start = Wasim();
-  self_mem["start"] = SampleJson(self_start);
+  self_mem["start"] = WithHeap(SampleJson(self_start));
   wasim_mem["start"] = SampleJson(wasim_start);
 
   // phones
@@ -675,7 +700,7 @@ asio::awaitable<int> Bench::Run() {
     for (auto& [k, v] : scan_no_answer) o[k] = v;
     phases["link"].as_object()["scan_no_answer"] = std::move(o);
   }
-  self_mem["linked"] = SampleJson(Self());
+  self_mem["linked"] = WithHeap(SampleJson(Self()));
   wasim_mem["linked"] = SampleJson(Wasim());
 
   // stop
@@ -686,7 +711,8 @@ asio::awaitable<int> Bench::Run() {
   malloc_trim(0);
   auto self_stopped = Self();
   auto heap_stopped = mallinfo2().uordblks;
-  self_mem["stopped"] = SampleJson(self_stopped);
+  self_mem["stopped"] = WithHeap(SampleJson(self_stopped));
+  if (states_) out["store_cache_stopped"] = CacheJson();
 
   // login: a full reconnect with stored credentials
   std::fprintf(stderr, "login: %zu sessions, %d at a time\n", linked, options_.concurrency);
@@ -719,14 +745,14 @@ asio::awaitable<int> Bench::Run() {
                      {"login_ms", DistJson(login_ms)}};
   auto self_connected = Self();
   auto heap_connected = mallinfo2().uordblks;
-  self_mem["connected"] = SampleJson(self_connected);
+  self_mem["connected"] = WithHeap(SampleJson(self_connected));
   auto wasim_connected = Wasim();
   wasim_mem["connected"] = SampleJson(wasim_connected);
 
   if (options_.messages > 0) {
     phases["send"] = co_await Send();
     malloc_trim(0);
-    self_mem["sent"] = SampleJson(Self());
+    self_mem["sent"] = WithHeap(SampleJson(Self()));
     wasim_mem["sent"] = SampleJson(Wasim());
   }
 
@@ -750,6 +776,7 @@ asio::awaitable<int> Bench::Run() {
   }
   double idle_s = Seconds(Clock::now() - idle_start);
   auto self_idle1 = Self();
+  auto heap_idle_end = mallinfo2().uordblks;
   auto wasim_idle1 = Wasim();
   int disconnects_after = 0;
   for (auto& s : sessions_) disconnects_after += s->disconnects;
@@ -770,7 +797,7 @@ asio::awaitable<int> Bench::Run() {
   }
   idle["load_average_end"] = LoadAverage();
   phases["idle"] = std::move(idle);
-  self_mem["idle_end"] = SampleJson(self_idle1);
+  self_mem["idle_end"] = WithHeap(SampleJson(self_idle1));
   wasim_mem["idle_end"] = SampleJson(wasim_idle1);
 
   // Per-session figures.
@@ -788,6 +815,10 @@ asio::awaitable<int> Bench::Run() {
   }
   per_session["self_connection_heap_kb"] =
       per(static_cast<std::int64_t>(heap_stopped / 1024), static_cast<std::int64_t>(heap_connected / 1024), up);
+  per_session["self_stores_heap_kb"] =
+      per(static_cast<std::int64_t>(heap_start / 1024), static_cast<std::int64_t>(heap_stopped / 1024), up);
+  per_session["self_total_heap_kb"] =
+      per(static_cast<std::int64_t>(heap_start / 1024), static_cast<std::int64_t>(heap_idle_end / 1024), up);
   if (wasim_start && wasim_idle1) {
     per_session["wasim_kb"] = per(wasim_start->rss_kb, wasim_idle1->rss_kb, up);
   }
@@ -803,6 +834,7 @@ asio::awaitable<int> Bench::Run() {
   t0 = Clock::now();
   co_await StopAll(options_.concurrency);
   out["shutdown_seconds"] = Seconds(Clock::now() - t0);
+  if (states_) out["store_cache_end"] = CacheJson();
 
   std::string text = json::serialize(out);
   if (!options_.json_path.empty()) {
