@@ -336,6 +336,10 @@ async function sendPhase(o, sessions, ctl, self, wasimProc) {
 	const cpu = parts.reduce((a, p) => a + (p.cpu_seconds ?? 0), 0)
 	out.all = { acked, seconds, per_second: acked / seconds, cpu_seconds: cpu, sends_per_cpu_second: cpu > 0 ? acked / cpu : 0 }
 	out.errors = errors
+	// Sockets that closed during the phase (Baileys does not reconnect), by the close's status code.
+	const closed = {}
+	for (const s of sessions) if (s.closedSinceOpen) closed[s.lastClose] = (closed[s.lastClose] ?? 0) + 1
+	out.closed_sockets = closed
 
 	// Delivery: every acked id must show up, decrypted, in its recipient's inbox.
 	const expected = ackedIds.reduce((a, ids) => a + ids.size, 0)

@@ -150,6 +150,8 @@ for (const t of transports) {
 	}
 	const theirErrors = theirs ? get(theirs, 'phases.send.errors') : null
 	if (theirErrors && Object.keys(theirErrors).length) console.log(`\nBaileys send errors: ${JSON.stringify(theirErrors)}`)
+	const theirClosed = theirs ? get(theirs, 'phases.send.closed_sockets') : null
+	if (theirClosed && Object.keys(theirClosed).length) console.log(`\nBaileys sockets closed during the send phase (by status code): ${JSON.stringify(theirClosed)}`)
 	if (theirs?.failures && Object.keys(theirs.failures).length) console.log(`\nBaileys failures: ${JSON.stringify(theirs.failures)}`)
 	console.log('')
 }
