@@ -81,7 +81,7 @@ const rows = [
 	['delivered: decrypted by the recipient phone (of acked)', r => get(r, 'phases.send.delivery.delivered'), r => get(r, 'phases.send.delivery.expected'), 'n'],
 	['first message (devices, bundles, pkmsg) p50 ms', send('first', 'latency_ms.p50')],
 	['first message p99 ms', send('first', 'latency_ms.p99')],
-	['later messages (msg) p50 ms', send('rest', 'latency_ms.p50')],
+	['later messages (existing session) p50 ms', send('rest', 'latency_ms.p50')],
 	['later messages p99 ms', send('rest', 'latency_ms.p99')],
 	['sends per s, all (wall)', send('all', 'per_second')],
 	['CPU per send, first message, ms', send('first', 'cpu_ms_per_send')],

@@ -12,8 +12,9 @@
 //   send    every session sends --messages texts to its recipient (a pool of --recipients
 //           phones), one at a time per session, --send-concurrency sessions at once, each
 //           SendText awaited until the server's ack. Two rounds, measured apart: the first
-//           message of each session (device-list query, prekey bundles, pkmsg to the recipient
-//           and to the account's own phone) and the others (msg). Then the recipients' inboxes
+//           message of each session (device-list query, prekey bundles, new sessions with the
+//           recipient and the account's own phone) and the others (existing sessions; still
+//           pkmsg on the wire, since the recipients never reply). Then the recipients' inboxes
 //           in wasim are matched against the acked ids (send_check.h): delivered = decrypted.
 //   idle    S seconds with every session connected and pinging: this process's and wasim's RSS
 //           and CPU over the window, disconnects seen (should be 0)
