@@ -150,6 +150,12 @@ struct SentRecord {
 
 // Bounds of the in-memory messaging state.
 constexpr std::size_t kRecentSent = 1024;
+// Sent plaintexts kept in memory for retry receipts: only the last few, since a retry receipt
+// usually follows its message within a second; older ones are read back from the ContactStore,
+// which keeps them within its own bounds (1024 by default). Holding 1024 here too cost a busy
+// session up to about 400 KB in every process, even with the SQLite store, which drops them from
+// memory once committed (docs/benchmarks.md, sessions: 8 KB per session after 20 sends).
+constexpr std::size_t kRecentSentInMemory = 16;
 constexpr std::size_t kRecentReceived = 4096;
 constexpr int kMaxRetries = 5;  // retry receipts per message, re-sends per (message, device)
 
@@ -1975,7 +1981,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // Messaging state kept across connections in memory: the latest sent messages (a retry for an
   // older one reads the ContactStore), received (chat, id) for dedupe, retry counters. Device
   // lists and PN <-> LID pairs are the ContactStore's.
-  RecentMap<SentRecord> sent_{kRecentSent};
+  RecentMap<SentRecord> sent_{kRecentSentInMemory};
   RecentSet received_{kRecentReceived};
   RecentMap<int> retries_asked_{kRecentReceived};
   RecentMap<int> resends_{kRecentSent};
