@@ -1,6 +1,7 @@
 #include "gateway/store/sqlite/message_store.h"
 
 #include <boost/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/use_awaitable.hpp>
@@ -334,6 +335,20 @@ base::Result<EnqueueOutcome> EnqueueOne(Statements& st, const EnqueueItem& item)
   return out;
 }
 
+// The batch's hook inside a savepoint: its failure undoes only its own writes.
+void RunHook(sqlite3* db, const SqliteMessageStore::TransactionHook& hook) {
+  std::string err;
+  if (!Exec(db, "SAVEPOINT in_transaction", &err)) {
+    spdlog::warn("message store: savepoint failed: {}", err);
+    return;
+  }
+  if (auto ran = hook(db); !ran) {
+    spdlog::warn("message store: the in-transaction hook failed (left to its owner): {}", ran.error().message());
+    Exec(db, "ROLLBACK TO in_transaction", nullptr);
+  }
+  Exec(db, "RELEASE in_transaction", nullptr);
+}
+
 }  // namespace
 
 SqliteMessageStore::SqliteMessageStore(SqliteStore& store) : store_(store) {
@@ -354,6 +369,11 @@ std::size_t SqliteMessageStore::largest_batch() const {
   return largest_batch_;
 }
 
+void SqliteMessageStore::SetTransactionHook(TransactionHook hook) {
+  std::lock_guard lock(mu_);
+  in_transaction_ = std::move(hook);
+}
+
 void SqliteMessageStore::Push(Job job) {
   {
     std::lock_guard lock(mu_);
@@ -364,6 +384,7 @@ void SqliteMessageStore::Push(Job job) {
 
 void SqliteMessageStore::WriterLoop() {
   std::vector<Job> batch;
+  TransactionHook hook;
   for (;;) {
     {
       std::unique_lock lock(mu_);
@@ -371,6 +392,7 @@ void SqliteMessageStore::WriterLoop() {
       if (queue_.empty()) return;  // stopping, nothing left
       batch.swap(queue_);
       largest_batch_ = std::max(largest_batch_, batch.size());
+      hook = in_transaction_;
     }
     auto ran = store_.WithConnection([&](sqlite3* db) -> base::Result<void> {
       Statements st(db);
@@ -378,6 +400,7 @@ void SqliteMessageStore::WriterLoop() {
         for (auto& job : batch) {
           if (auto applied = job.apply(st); !applied) return applied;
         }
+        if (hook) RunHook(db, hook);
         return {};
       });
       if (together) {

@@ -62,6 +62,13 @@ class SqliteMessageStore final : public MessageStore {
   // Largest number of writes committed in one transaction so far (benchmarks, tests).
   std::size_t largest_batch() const;
 
+  // Runs in every batch's transaction after its writes, on the writer thread (the webhook
+  // fan-out: delivery rows commit with the events they are made for). When it fails, what it
+  // wrote is rolled back and the batch commits without it (its work is left to its owner's own
+  // path). Set it before the first write.
+  using TransactionHook = std::function<base::Result<void>(sqlite3*)>;
+  void SetTransactionHook(TransactionHook hook);
+
   class Statements;
 
  private:
@@ -82,6 +89,7 @@ class SqliteMessageStore final : public MessageStore {
   std::vector<Job> queue_;       // mu_
   bool stopping_ = false;        // mu_
   std::size_t largest_batch_ = 0;  // mu_
+  TransactionHook in_transaction_;  // mu_
   std::thread writer_;
 };
 
