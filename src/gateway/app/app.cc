@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "base/bytes.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/http/problem.h"
 #include "base/http/server.h"
@@ -141,6 +142,8 @@ sessions::ManagerOptions ManagerOptionsFrom(const config::Config& config) {
                                    config.sandbox_ca_file};
   }
   o.sandbox_default = config.sandbox_default;
+  o.history_sync = wa::client::ParseHistorySyncMode(config.history_sync).value_or(wa::client::HistorySyncMode::kOff);
+  o.history_slots = std::make_shared<wa::client::HistorySlots>(config.history_downloads);
   return o;
 }
 
@@ -398,6 +401,15 @@ int Serve(const config::Config& config) {
   if (notifier) {
     webhook_options.on_disabled = [n = notifier.get()](const store::WebhookEndpointRow& e) { n->OnEndpointDisabled(e); };
   }
+  // The fan-out also runs in the message store's group commit: a received message's deliveries
+  // commit with it, ready to send (the worker's own fan-out takes every other event). It holds
+  // a copy of the key: the writer thread may outlive webhook_rows by a batch at exit.
+  message_rows.SetTransactionHook([key = master_key, batch = webhook_options.fanout_batch](sqlite3* db)
+                                      -> base::Result<void> {
+    auto fanned = store::sqlite::FanOutInTransaction(db, key, batch, base::UnixMs());
+    if (!fanned) return fanned.error();
+    return {};
+  });
   webhooks::Service hooks(ioc, webhook_rows, session_rows, std::move(webhook_options));
   int hooks_token = bus.Subscribe([&hooks](const store::EventRow&) { hooks.Wake(); });
   hooks.Start();

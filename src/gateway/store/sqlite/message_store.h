@@ -50,6 +50,7 @@ class SqliteMessageStore final : public MessageStore {
   boost::asio::awaitable<base::Result<std::vector<EventRow>>> ExpireQueued(std::string session_id,
                                                                            std::int64_t at_ms) override;
   boost::asio::awaitable<base::Result<Received>> StoreReceived(MessageRow row) override;
+  boost::asio::awaitable<base::Result<std::int64_t>> StoreHistory(std::vector<MessageRow> rows) override;
   boost::asio::awaitable<base::Result<std::vector<std::pair<std::string, std::int64_t>>>>
   LoggedOutSessions() override;
   boost::asio::awaitable<base::Result<bool>> HasReceivedFrom(std::string session_id,
@@ -64,6 +65,13 @@ class SqliteMessageStore final : public MessageStore {
 
   // Largest number of writes committed in one transaction so far (benchmarks, tests).
   std::size_t largest_batch() const;
+
+  // Runs in every batch's transaction after its writes, on the writer thread (the webhook
+  // fan-out: delivery rows commit with the events they are made for). When it fails, what it
+  // wrote is rolled back and the batch commits without it (its work is left to its owner's own
+  // path). Set it before the first write.
+  using TransactionHook = std::function<base::Result<void>(sqlite3*)>;
+  void SetTransactionHook(TransactionHook hook);
 
   class Statements;
 
@@ -85,6 +93,7 @@ class SqliteMessageStore final : public MessageStore {
   std::vector<Job> queue_;       // mu_
   bool stopping_ = false;        // mu_
   std::size_t largest_batch_ = 0;  // mu_
+  TransactionHook in_transaction_;  // mu_
   std::thread writer_;
 };
 

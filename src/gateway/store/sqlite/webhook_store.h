@@ -9,6 +9,13 @@
 
 namespace gateway::store::sqlite {
 
+// The fan-out (WebhookStore::FanOut) inside a write transaction the caller holds: delivery rows
+// for up to `limit` events after the persisted cursor, and the cursor moved, so they commit or
+// roll back together. The message store's writer runs it in its group commit, so the events it
+// appends are ready to send when they commit, without a second commit on the way.
+base::Result<WebhookFanOut> FanOutInTransaction(sqlite3* db, const base::Bytes& master, int limit,
+                                                std::int64_t now_ms);
+
 class SqliteWebhookStore final : public WebhookStore {
  public:
   // `master_key` is 32 bytes.
@@ -44,6 +51,8 @@ class SqliteWebhookStore final : public WebhookStore {
       std::int64_t now_ms) override;
   boost::asio::awaitable<base::Result<WebhookSessionStats>> SessionStats(
       std::string account_id, std::string session_id) override;
+
+  const base::Bytes& master_key() const { return master_key_; }
 
  private:
   SqliteStore& store_;
