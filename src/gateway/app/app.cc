@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "base/bytes.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/http/problem.h"
 #include "base/http/server.h"
@@ -384,6 +385,14 @@ int Serve(const config::Config& config) {
   if (notifier) {
     webhook_options.on_disabled = [n = notifier.get()](const store::WebhookEndpointRow& e) { n->OnEndpointDisabled(e); };
   }
+  // The message writer fans out the events of each batch in the batch's own commit (one fsync,
+  // no second writer racing it for the lock); the service's FanOut picks up everything else.
+  message_rows.SetBatchTail([&webhook_rows, limit = webhook_options.fanout_batch](sqlite3* db) -> base::Result<void> {
+    auto fanned = webhook_rows.FanOutInTransaction(db, limit, base::UnixMs());
+    if (!fanned) return fanned.error();
+    return {};
+  });
+  store::sqlite::SqliteMessageStore::TailReset tail_reset(message_rows);
   webhooks::Service hooks(ioc, webhook_rows, session_rows, std::move(webhook_options));
   int hooks_token = bus.Subscribe([&hooks](const store::EventRow&) { hooks.Wake(); });
   hooks.Start();

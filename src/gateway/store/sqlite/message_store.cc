@@ -1,6 +1,7 @@
 #include "gateway/store/sqlite/message_store.h"
 
 #include <boost/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/use_awaitable.hpp>
@@ -170,8 +171,7 @@ bool Forward(const std::string& from, const std::string& to) {
 
 }  // namespace
 
-// The statements of one writer batch, prepared on first use and reused (reset) after: a batch
-// of a thousand enqueues prepares each statement once. Only for statements whose rows are read
+// The writer's statements, prepared on first use and reused (reset) after, across batches. Only for statements whose rows are read
 // to the end before the same statement is used again.
 class SqliteMessageStore::Statements {
  public:
@@ -186,6 +186,9 @@ class SqliteMessageStore::Statements {
       s->Reset();
     }
     return s->ok() ? s.get() : nullptr;
+  }
+  void ResetAll() {
+    for (auto& [sql, s] : cache_) s->Reset();
   }
 
  private:
@@ -360,39 +363,77 @@ void SqliteMessageStore::Push(Job job) {
   wake_.notify_one();
 }
 
+void SqliteMessageStore::SetBatchTail(BatchTail tail) {
+  std::lock_guard lock(tail_mu_);
+  tail_ = std::move(tail);
+}
+
+void SqliteMessageStore::RunTail(sqlite3* db) {
+  std::lock_guard lock(tail_mu_);
+  if (!tail_) return;
+  std::string err;
+  if (!Exec(db, "SAVEPOINT batch_tail", &err)) {
+    spdlog::warn("messages: the batch's follow-up work did not start: {}", err);
+    return;
+  }
+  if (auto done = tail_(db); !done) {
+    spdlog::warn("messages: the batch's follow-up work failed (it is left to its own worker): {}",
+                 done.error().message());
+    Exec(db, "ROLLBACK TO batch_tail", &err);
+  }
+  Exec(db, "RELEASE batch_tail", &err);
+}
+
+bool SqliteMessageStore::NextBatch(std::vector<Job>& batch) {
+  std::unique_lock lock(mu_);
+  wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+  if (queue_.empty()) return false;  // stopping, nothing left
+  batch.swap(queue_);
+  largest_batch_ = std::max(largest_batch_, batch.size());
+  return true;
+}
+
+void SqliteMessageStore::RunBatch(sqlite3* db, Statements& st, std::vector<Job>& batch) {
+  auto together = InTransaction(db, [&]() -> base::Result<void> {
+    for (auto& job : batch) {
+      if (auto applied = job.apply(st); !applied) return applied;
+    }
+    RunTail(db);
+    return {};
+  });
+  if (together) {
+    for (auto& job : batch) job.finish({});
+    return;
+  }
+  // One job failed the batch: each alone, so the others are not refused with it.
+  for (auto& job : batch) {
+    auto alone = InTransaction(db, [&]() -> base::Result<void> { return job.apply(st); });
+    job.finish(alone ? boost::system::error_code() : alone.error());
+  }
+}
+
 void SqliteMessageStore::WriterLoop() {
   std::vector<Job> batch;
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, nothing left
-      batch.swap(queue_);
-      largest_batch_ = std::max(largest_batch_, batch.size());
-    }
+  bool more = true;
+  while (more) {
+    // One connection for as long as the writer runs: its page cache stays warm (it is the main
+    // writer of these tables, so other commits rarely invalidate it) and each statement is
+    // prepared once, not once per batch.
     auto ran = store_.WithConnection([&](sqlite3* db) -> base::Result<void> {
       Statements st(db);
-      auto together = InTransaction(db, [&]() -> base::Result<void> {
-        for (auto& job : batch) {
-          if (auto applied = job.apply(st); !applied) return applied;
-        }
-        return {};
-      });
-      if (together) {
-        for (auto& job : batch) job.finish({});
-        return {};
-      }
-      // One job failed the batch: each alone, so the others are not refused with it.
-      for (auto& job : batch) {
-        auto alone = InTransaction(db, [&]() -> base::Result<void> { return job.apply(st); });
-        job.finish(alone ? boost::system::error_code() : alone.error());
+      while ((more = NextBatch(batch))) {
+        RunBatch(db, st, batch);
+        st.ResetAll();  // no statement keeps a read snapshot open between batches
+        batch.clear();
       }
       return {};
     });
     if (!ran) {
+      // No connection: the next batch is refused, then opening is tried again.
+      if (!(more = NextBatch(batch))) break;
       for (auto& job : batch) job.finish(ran.error());
+      batch.clear();
     }
-    batch.clear();
   }
 }
 

@@ -61,6 +61,26 @@ class SqliteMessageStore final : public MessageStore {
   // Largest number of writes committed in one transaction so far (benchmarks, tests).
   std::size_t largest_batch() const;
 
+  // Work that rides along in every batch's transaction after its jobs, in a savepoint of its
+  // own: if it fails, only its own changes are rolled back (and logged) and the batch commits
+  // anyway. The webhook fan-out uses it (SqliteWebhookStore::FanOutInTransaction). It runs on
+  // the writer thread; setting another (or none) waits for a run in progress, so what the old one
+  // refers to may go away once this returns.
+  using BatchTail = std::function<base::Result<void>(sqlite3*)>;
+  void SetBatchTail(BatchTail tail);
+
+  // Clears the batch tail when it goes out of scope (declared after what the tail refers to).
+  class TailReset {
+   public:
+    explicit TailReset(SqliteMessageStore& store) : store_(store) {}
+    ~TailReset() { store_.SetBatchTail(nullptr); }
+    TailReset(const TailReset&) = delete;
+    TailReset& operator=(const TailReset&) = delete;
+
+   private:
+    SqliteMessageStore& store_;
+  };
+
   class Statements;
 
  private:
@@ -74,8 +94,14 @@ class SqliteMessageStore final : public MessageStore {
   boost::asio::awaitable<base::Result<T>> Write(std::function<base::Result<T>(Statements&)> fn);
   void Push(Job job);
   void WriterLoop();
+  // Waits for queued jobs and takes them all; false when stopping with none left.
+  bool NextBatch(std::vector<Job>& batch);
+  void RunBatch(sqlite3* db, Statements& st, std::vector<Job>& batch);
+  void RunTail(sqlite3* db);
 
   SqliteStore& store_;
+  std::mutex tail_mu_;  // held while the tail runs
+  BatchTail tail_;      // tail_mu_
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::vector<Job> queue_;       // mu_

@@ -1,6 +1,7 @@
 #include "gateway/store/sqlite/webhook_store.h"
 
 #include <map>
+#include <optional>
 
 #include "gateway/store/ids.h"
 #include "gateway/store/sealer.h"
@@ -305,93 +306,134 @@ asio::awaitable<base::Result<bool>> SqliteWebhookStore::DeleteEndpoint(std::stri
   co_return co_await OnPool<bool>(store_, std::move(fn));
 }
 
+namespace {
+
+std::int64_t ReadFanOutCursor(sqlite3* db, base::Result<void>* failed) {
+  Stmt s(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'webhooks_fanout_seq'");
+  if (!s.ok()) {
+    *failed = ErrorOf(db);
+    return 0;
+  }
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) return static_cast<std::int64_t>(s.Int(0));
+  if (rc != SQLITE_DONE) *failed = ErrorOf(db);
+  return 0;
+}
+
+// The fan-out of up to `limit` events after the cursor; the caller holds the write lock (a
+// transaction of its own or the message writer's batch).
+base::Result<WebhookFanOut> FanOutLocked(sqlite3* db, const base::Bytes& master, int limit,
+                                         std::int64_t now_ms) {
+  base::Result<void> failed;
+  WebhookFanOut out{0, 0, ReadFanOutCursor(db, &failed)};
+  if (!failed) return failed.error();
+  std::vector<EventRow> events;
+  {
+    Stmt s(db,
+           "SELECT seq, id, account_id, session_id, type, data, created_ms FROM events "
+           "WHERE seq > ? ORDER BY seq LIMIT ?");
+    if (!s.ok()) return ErrorOf(db);
+    s.Bind(1, static_cast<long long>(out.cursor));
+    s.Bind(2, static_cast<long long>(limit));
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+      events.push_back({s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Int(6)});
+    }
+    if (rc != SQLITE_DONE) return ErrorOf(db);
+  }
+  if (events.empty()) return out;
+  std::map<std::string, std::vector<WebhookEndpointRow>> by_account;
+  // Counters per (account, session), written once per session rather than once per event.
+  struct Counts {
+    long long events = 0, messages = 0, deliveries = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Counts> counts;
+  std::optional<Stmt> ins;
+  for (const auto& e : events) {
+    auto found = by_account.find(e.account_id);
+    if (found == by_account.end()) {
+      auto rows = SelectEndpoints(db, master, "WHERE e.account_id = ?",
+                                  [&](Stmt& s) { s.Bind(1, e.account_id); });
+      if (!rows) return rows.error();
+      found = by_account.emplace(e.account_id, std::move(*rows)).first;
+    }
+    auto recipients = WebhookRecipients(found->second, e);
+    std::string body = recipients.empty() ? std::string() : WebhookBody(e);
+    int made = 0;
+    for (const auto* endpoint : recipients) {
+      if (!ins) {
+        ins.emplace(db,
+                    "INSERT OR IGNORE INTO webhook_deliveries(id, endpoint_id, account_id, session_id, "
+                    "event_seq, event_id, event_type, body, state, ordered, attempts, window_start_ms, "
+                    "next_attempt_ms, created_ms, updated_ms) "
+                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, 'pending', 1, 0, ?, ?, ?, ?)");
+        if (!ins->ok()) return ErrorOf(db);
+      }
+      ins->Reset();
+      ins->Bind(1, NewId("dlv_"));
+      ins->Bind(2, endpoint->id);
+      ins->Bind(3, e.account_id);
+      ins->Bind(4, e.session_id);
+      ins->Bind(5, static_cast<long long>(e.seq));
+      ins->Bind(6, e.id);
+      ins->Bind(7, e.type);
+      ins->Bind(8, body);
+      for (int i : {9, 10, 11, 12}) ins->Bind(i, static_cast<long long>(now_ms));
+      if (ins->Step() != SQLITE_DONE) return ErrorOf(db);
+      made += sqlite3_changes(db);
+    }
+    auto& c = counts[{e.account_id, e.session_id}];
+    c.events++;
+    if (e.type == "message.received") c.messages++;
+    c.deliveries += made;
+    out.events++;
+    out.deliveries += made;
+    out.cursor = e.seq;
+  }
+  for (const auto& [key, c] : counts) {
+    if (auto added = AddStats(db, key.first, key.second, c.events, c.messages, c.deliveries, 0, 0); !added) {
+      return added.error();
+    }
+  }
+  auto moved = Change(db, "UPDATE meta SET value = CAST(? AS TEXT) WHERE key = 'webhooks_fanout_seq'",
+                      [&](Stmt& s) { s.Bind(1, static_cast<long long>(out.cursor)); });
+  if (!moved) return moved.error();
+  return out;
+}
+
+}  // namespace
+
 asio::awaitable<base::Result<WebhookFanOut>> SqliteWebhookStore::FanOut(int limit, std::int64_t now_ms) {
   auto fn = [limit, now_ms, master = master_key_](sqlite3* db) -> base::Result<WebhookFanOut> {
-    auto read_cursor = [&]() -> base::Result<std::int64_t> {
-      Stmt s(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'webhooks_fanout_seq'");
-      if (!s.ok()) return ErrorOf(db);
-      int rc = s.Step();
-      if (rc == SQLITE_ROW) return static_cast<std::int64_t>(s.Int(0));
-      if (rc != SQLITE_DONE) return ErrorOf(db);
-      return std::int64_t{0};
-    };
-    // A read without the write lock first: most wake-ups after the first find nothing new.
-    auto cursor = read_cursor();
-    if (!cursor) return cursor.error();
+    // A read without the write lock first: most wake-ups find nothing new (the message writer
+    // fans out its own events in its batch, see FanOutInTransaction).
+    base::Result<void> failed;
+    std::int64_t cursor = ReadFanOutCursor(db, &failed);
+    if (!failed) return failed.error();
     {
       Stmt probe(db, "SELECT 1 FROM events WHERE seq > ? LIMIT 1");
       if (!probe.ok()) return ErrorOf(db);
-      probe.Bind(1, static_cast<long long>(*cursor));
+      probe.Bind(1, static_cast<long long>(cursor));
       int rc = probe.Step();
-      if (rc == SQLITE_DONE) return WebhookFanOut{0, 0, *cursor};
+      if (rc == SQLITE_DONE) return WebhookFanOut{0, 0, cursor};
       if (rc != SQLITE_ROW) return ErrorOf(db);
     }
     WebhookFanOut out;
     auto done = InTransaction(db, [&]() -> base::Result<void> {
-      auto start = read_cursor();  // again, under the write lock
-      if (!start) return start.error();
-      out = {0, 0, *start};
-      std::vector<EventRow> events;
-      {
-        Stmt s(db,
-               "SELECT seq, id, account_id, session_id, type, data, created_ms FROM events "
-               "WHERE seq > ? ORDER BY seq LIMIT ?");
-        if (!s.ok()) return ErrorOf(db);
-        s.Bind(1, static_cast<long long>(*start));
-        s.Bind(2, static_cast<long long>(limit));
-        int rc;
-        while ((rc = s.Step()) == SQLITE_ROW) {
-          events.push_back({s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Int(6)});
-        }
-        if (rc != SQLITE_DONE) return ErrorOf(db);
-      }
-      std::map<std::string, std::vector<WebhookEndpointRow>> by_account;
-      Stmt ins(db,
-               "INSERT OR IGNORE INTO webhook_deliveries(id, endpoint_id, account_id, session_id, "
-               "event_seq, event_id, event_type, body, state, ordered, attempts, window_start_ms, "
-               "next_attempt_ms, created_ms, updated_ms) "
-               "VALUES(?, ?, ?, ?, ?, ?, ?, ?, 'pending', 1, 0, ?, ?, ?, ?)");
-      if (!ins.ok()) return ErrorOf(db);
-      for (const auto& e : events) {
-        auto found = by_account.find(e.account_id);
-        if (found == by_account.end()) {
-          auto rows = SelectEndpoints(db, master, "WHERE e.account_id = ?",
-                                      [&](Stmt& s) { s.Bind(1, e.account_id); });
-          if (!rows) return rows.error();
-          found = by_account.emplace(e.account_id, std::move(*rows)).first;
-        }
-        auto recipients = WebhookRecipients(found->second, e);
-        std::string body = recipients.empty() ? std::string() : WebhookBody(e);
-        int made = 0;
-        for (const auto* endpoint : recipients) {
-          ins.Reset();
-          ins.Bind(1, NewId("dlv_"));
-          ins.Bind(2, endpoint->id);
-          ins.Bind(3, e.account_id);
-          ins.Bind(4, e.session_id);
-          ins.Bind(5, static_cast<long long>(e.seq));
-          ins.Bind(6, e.id);
-          ins.Bind(7, e.type);
-          ins.Bind(8, body);
-          for (int i : {9, 10, 11, 12}) ins.Bind(i, static_cast<long long>(now_ms));
-          if (ins.Step() != SQLITE_DONE) return ErrorOf(db);
-          made += sqlite3_changes(db);
-        }
-        bool message = e.type == "message.received";
-        if (auto added = AddStats(db, e.account_id, e.session_id, 1, message ? 1 : 0, made, 0, 0); !added) {
-          return added;
-        }
-        out.events++;
-        out.deliveries += made;
-        out.cursor = e.seq;
-      }
-      return Change(db, "UPDATE meta SET value = CAST(? AS TEXT) WHERE key = 'webhooks_fanout_seq'",
-                    [&](Stmt& s) { s.Bind(1, static_cast<long long>(out.cursor)); });
+      auto fanned = FanOutLocked(db, master, limit, now_ms);  // the cursor again, under the write lock
+      if (!fanned) return fanned.error();
+      out = *fanned;
+      return {};
     });
     if (!done) return done.error();
     return out;
   };
   co_return co_await OnPool<WebhookFanOut>(store_, std::move(fn));
+}
+
+base::Result<WebhookFanOut> SqliteWebhookStore::FanOutInTransaction(sqlite3* db, int limit,
+                                                                    std::int64_t now_ms) {
+  return FanOutLocked(db, master_key_, limit, now_ms);
 }
 
 asio::awaitable<base::Result<DueWebhookBatch>> SqliteWebhookStore::DueDeliveries(std::int64_t now_ms,

@@ -45,6 +45,12 @@ class SqliteWebhookStore final : public WebhookStore {
   boost::asio::awaitable<base::Result<WebhookSessionStats>> SessionStats(
       std::string account_id, std::string session_id) override;
 
+  // FanOut's work inside a transaction the caller already holds on `db`: the message writer runs
+  // it at the end of each group-commit batch, so the events the batch appended are fanned out by
+  // the same commit instead of a second write transaction (and fsync) racing it for the lock.
+  // Thread-safe (it only reads the master key).
+  base::Result<WebhookFanOut> FanOutInTransaction(sqlite3* db, int limit, std::int64_t now_ms);
+
  private:
   SqliteStore& store_;
   base::Bytes master_key_;
