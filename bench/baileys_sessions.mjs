@@ -8,14 +8,25 @@
 //
 // Phases: phones (create N phones), link (fresh in-memory auth state, first QR -> scan, the 515
 // close, a new socket until 'open'), stop (every socket ended; auth states kept), login (a new
-// socket per auth state until 'open': a full reconnect and login), idle (S seconds connected:
-// RSS and CPU of this process and of wasim, closes seen).
+// socket per auth state until 'open': a full reconnect and login), send (--messages texts per
+// socket to a pool of --recipients phones, as wa_sessions_bench does: the first message of each
+// socket, then the others, each until the server's ack; then the recipients' inboxes in wasim are
+// matched against the acked ids), idle (S seconds connected: RSS and CPU of this process and of
+// wasim, closes seen).
+//
+// The server's ack: sock.sendMessage resolves once the stanza is written (relayMessage awaits
+// sendNode, not the answer), and Baileys handles <ack class="message"> itself only when it
+// carries an error (handleBadAck, which then emits messages.update with status ERROR). So the
+// tool picks the message id (sendMessage's `messageId` option), listens for the acks on the
+// socket's frame emitter ('CB:ack,class:message', where Baileys' own handler listens) and counts
+// a send once its ack came back without an error.
 //
 // Auth state lives in memory (useMultiFileAuthState would add disk I/O to every key write).
 // wss trust: an https.Agent with wasim's certificate as CA, passed as Baileys' `agent` (which it
 // hands to the ws WebSocket), so NODE_EXTRA_CA_CERTS is not needed. --expose-gc lets the tool
 // collect garbage before each memory reading; without it the readings include garbage.
 import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent } from 'node:https'
 import { createRequire } from 'node:module'
@@ -34,13 +45,16 @@ const logger = pino({ level: process.env.BAILEYS_LOG ?? 'silent' })
 function parseArgs(argv) {
 	const o = {
 		wasim: '', control: '', chatUrl: '', caFile: '', wasimPid: -1, sessions: 100, transport: 'wss',
-		idleSeconds: 60, sampleSeconds: 10, concurrency: 64, phonePrefix: '1800', stepTimeout: 120, json: ''
+		idleSeconds: 60, sampleSeconds: 10, concurrency: 64, phonePrefix: '1800', stepTimeout: 120, json: '',
+		messages: 0, recipients: 50, recipientPrefix: '1801', sendConcurrency: 64
 	}
 	const names = {
 		'--wasim': 'wasim', '--control': 'control', '--chat-url': 'chatUrl', '--ca-file': 'caFile',
 		'--wasim-pid': 'wasimPid', '--sessions': 'sessions', '--transport': 'transport',
 		'--idle-seconds': 'idleSeconds', '--sample-seconds': 'sampleSeconds', '--concurrency': 'concurrency',
-		'--phone-prefix': 'phonePrefix', '--step-timeout': 'stepTimeout', '--json': 'json'
+		'--phone-prefix': 'phonePrefix', '--step-timeout': 'stepTimeout', '--json': 'json',
+		'--messages': 'messages', '--recipients': 'recipients', '--recipient-prefix': 'recipientPrefix',
+		'--send-concurrency': 'sendConcurrency'
 	}
 	for (let i = 0; i < argv.length; i += 2) {
 		const key = names[argv[i]]
@@ -49,6 +63,9 @@ function parseArgs(argv) {
 	}
 	if (!['ws', 'wss'].includes(o.transport)) throw new Error('--transport: ws or wss')
 	if (!/^[1-9][0-9]{0,7}$/.test(o.phonePrefix)) throw new Error('--phone-prefix: 1-8 digits, no leading 0')
+	if (!/^[1-9][0-9]{0,7}$/.test(o.recipientPrefix)) throw new Error('--recipient-prefix: 1-8 digits, no leading 0')
+	if (o.messages > 0 && o.recipientPrefix === o.phonePrefix) throw new Error('--recipient-prefix must differ from --phone-prefix')
+	if (!(o.messages >= 0) || !(o.recipients >= 0) || !(o.sendConcurrency >= 1)) throw new Error('--messages, --recipients, --send-concurrency')
 	if (!(o.sessions >= 1)) throw new Error('--sessions must be at least 1')
 	return o
 }
@@ -197,6 +214,7 @@ class Session {
 		this.closes = 0
 		this.lastClose = null
 		this.waiters = []
+		this.acks = new Map()  // message id -> resolve(error attribute or null)
 	}
 	open(config) {
 		this.reset()
@@ -205,6 +223,10 @@ class Session {
 		this.sock = sock
 		this.started = now()
 		sock.ev.on('creds.update', update => Object.assign(this.auth.creds, update))
+		sock.ws.on('CB:ack,class:message', node => {
+			const resolve = this.acks.get(node.attrs.id)
+			if (resolve) { this.acks.delete(node.attrs.id); resolve(node.attrs.error ?? null) }
+		})
 		sock.ev.on('connection.update', u => {
 			if (sock !== this.sock) return
 			const t = now()
@@ -219,6 +241,25 @@ class Session {
 			}
 			for (const w of [...this.waiters]) if (w.pred()) { this.waiters.splice(this.waiters.indexOf(w), 1); w.resolve(true) }
 		})
+	}
+	// Sends a text and waits for the server's ack: null on success, else why not.
+	async sendText(jid, text, timeoutMs) {
+		const id = '3EB0' + randomBytes(9).toString('hex').toUpperCase()
+		let timer
+		const acked = new Promise(resolve => {
+			this.acks.set(id, resolve)
+			timer = setTimeout(() => { this.acks.delete(id); resolve('timeout') }, timeoutMs)
+		})
+		try {
+			await this.sock.sendMessage(jid, { text }, { messageId: id })
+		} catch (err) {
+			this.acks.delete(id)
+			clearTimeout(timer)
+			return { id, error: `send: ${err?.message ?? err}` }
+		}
+		const error = await acked
+		clearTimeout(timer)
+		return { id, error: error === null ? null : `ack: ${error}` }
 	}
 	waitFor(pred, timeoutMs) {
 		if (pred()) return Promise.resolve(true)
@@ -236,6 +277,128 @@ class Session {
 		await this.waitFor(() => this.closes > closed, 5000)
 		this.sock = null
 	}
+}
+
+// The recipient of socket `i` among `pool` phones (send_check.cc's RecipientPhone).
+const recipientPhone = (prefix, i, pool) => prefix + String(pool ? i % pool : i).padStart(7, '0')
+
+// The send phase (the same workload as wa_sessions_bench's): two rounds, the first message of
+// every socket and then the others, each socket sending one at a time, then the delivery check.
+async function sendPhase(o, sessions, ctl, self, wasimProc) {
+	const n = sessions.length
+	const pool = o.recipients > 0 ? o.recipients : n
+	const k = o.messages
+	const ackedIds = Array.from({ length: pool }, () => new Set())
+	const errors = {}
+	const stats0 = await ctl('GET', '/v1/stats')
+	const sinceMs = Date.now() - 1000
+	const round = async (what, first, last) => {
+		const ms = []
+		let attempted = 0
+		const self0 = self()
+		const wasim0 = wasimProc()
+		const t0 = now()
+		await forEach(what, n, o.sendConcurrency, async i => {
+			const s = sessions[i]
+			if (s.failed || s.openAt === null || s.closedSinceOpen || !s.sock) return
+			const r = i % pool
+			const jid = `${recipientPhone(o.recipientPrefix, i, pool)}@s.whatsapp.net`
+			for (let m = first; m < last; ++m) {
+				++attempted
+				const start = now()
+				const sent = await s.sendText(jid, `bench message ${m + 1} of ${k} from session ${i}`, o.stepTimeout * 1000)
+				if (sent.error) { errors[sent.error] = (errors[sent.error] ?? 0) + 1; continue }
+				ms.push(now() - start)
+				ackedIds[r].add(sent.id)
+			}
+		})
+		const seconds = (now() - t0) / 1000
+		const self1 = self()
+		const wasim1 = wasimProc()
+		const out = { attempted, acked: ms.length, seconds, per_second: ms.length / seconds, latency_ms: summarize(ms) }
+		if (self0 && self1) {
+			const cpu = self1.cpu_seconds - self0.cpu_seconds
+			out.cpu_seconds = Math.round(cpu * 100) / 100
+			if (ms.length) out.cpu_ms_per_send = Math.round((cpu * 1000 / ms.length) * 1000) / 1000
+			if (cpu > 0) out.sends_per_cpu_second = Math.round((ms.length / cpu) * 10) / 10
+			out.self_cpu_percent = cpuPercent(self0, self1, seconds)
+		}
+		if (wasim0 && wasim1) out.wasim_cpu_seconds = Math.round((wasim1.cpu_seconds - wasim0.cpu_seconds) * 100) / 100
+		return out
+	}
+	process.stderr.write(`send: ${k} messages per socket to ${pool} recipients, ${o.sendConcurrency} sockets at a time\n`)
+	const out = { messages_per_session: k, recipients: pool, concurrency: o.sendConcurrency }
+	out.first = await round('send first', 0, 1)
+	if (k > 1) out.rest = await round('send rest', 1, k)
+	const parts = [out.first, out.rest].filter(Boolean)
+	const acked = parts.reduce((a, p) => a + p.acked, 0)
+	const seconds = parts.reduce((a, p) => a + p.seconds, 0)
+	const cpu = parts.reduce((a, p) => a + (p.cpu_seconds ?? 0), 0)
+	out.all = { acked, seconds, per_second: acked / seconds, cpu_seconds: cpu, sends_per_cpu_second: cpu > 0 ? acked / cpu : 0 }
+	out.errors = errors
+	// Sockets that closed during the phase (Baileys does not reconnect), by the close's status code.
+	const closed = {}
+	for (const s of sessions) if (s.closedSinceOpen) closed[s.lastClose] = (closed[s.lastClose] ?? 0) + 1
+	out.closed_sockets = closed
+
+	// Delivery: every acked id must show up, decrypted, in its recipient's inbox.
+	const expected = ackedIds.reduce((a, ids) => a + ids.size, 0)
+	const counted = new Array(pool).fill(null)
+	let delivered = 0
+	let foreign = 0
+	let byEnc = {}
+	const verifyStart = now()
+	for (;;) {
+		delivered = 0
+		foreign = 0
+		byEnc = {}
+		for (let r = 0; r < pool; ++r) {
+			if (!ackedIds[r].size) continue
+			if (!counted[r] || counted[r].matched < ackedIds[r].size) {
+				const a = await ctl('GET', `/v1/phones/${recipientPhone(o.recipientPrefix, r, 0)}/messages?since=${sinceMs}`)
+				if (a.status === 200) counted[r] = countInbox(a.body, ackedIds[r])
+			}
+			if (!counted[r]) continue
+			delivered += counted[r].matched
+			foreign += counted[r].other
+			for (const [e, c] of Object.entries(counted[r].byEnc)) byEnc[e] = (byEnc[e] ?? 0) + c
+		}
+		if (delivered >= expected || now() - verifyStart >= 60000) break
+		await sleep(500)
+	}
+	out.delivery = { expected, delivered, other_messages_in_inboxes: foreign, by_enc: byEnc, seconds: (now() - verifyStart) / 1000 }
+	const stats1 = await ctl('GET', '/v1/stats')
+	if (stats0.body && stats1.body) {
+		const a = stats0.body
+		const b = stats1.body
+		const delta = {}
+		for (const key of ['messages_routed', 'receipts_routed', 'bundles_served', 'usync_device_queries',
+			'phone_decrypt_failures', 'retry_receipts', 'undeliverable']) {
+			if (typeof a[key] === 'number' && typeof b[key] === 'number') delta[key] = b[key] - a[key]
+		}
+		for (const key of ['pkmsg', 'msg']) {
+			if (typeof a.enc?.[key] === 'number' && typeof b.enc?.[key] === 'number') delta[`enc_${key}`] = b.enc[key] - a.enc[key]
+		}
+		out.wasim_counters = delta
+	}
+	return out
+}
+
+// send_check.cc's CountInbox: distinct inbox entries whose id was acked, by encryption.
+function countInbox(inbox, expected) {
+	const out = { matched: 0, other: 0, byEnc: {} }
+	if (!Array.isArray(inbox)) return out
+	const seen = new Set()
+	for (const e of inbox) {
+		if (!e || typeof e !== 'object' || typeof e.id !== 'string') continue
+		if (!expected.has(e.id)) { ++out.other; continue }
+		if (seen.has(e.id)) continue
+		seen.add(e.id)
+		++out.matched
+		const enc = typeof e.enc === 'string' ? e.enc : '?'
+		out.byEnc[enc] = (out.byEnc[enc] ?? 0) + 1
+	}
+	return out
 }
 
 async function main() {
@@ -284,6 +447,7 @@ async function run(o, wasim) {
 	const up = sessions => sessions.filter(s => !s.failed && s.openAt !== null && !s.closedSinceOpen).length
 	const out = {
 		tool: 'baileys_sessions', sessions: n, transport: o.transport, concurrency: o.concurrency,
+		store: 'memory', messages_per_session: o.messages,
 		idle_seconds: o.idleSeconds, cores: cpus().length, node: process.version, gc_exposed: Boolean(global.gc),
 		load_average_start: loadavg().map(x => x.toFixed(2)).join(' ')
 	}
@@ -307,6 +471,15 @@ async function run(o, wasim) {
 	})
 	const phonesS = (now() - t0) / 1000
 	phases.phones = { seconds: phonesS, per_second: n / phonesS }
+	if (o.messages > 0) {
+		const pool = o.recipients > 0 ? o.recipients : n
+		let errors = 0
+		await forEach('recipients', pool, o.concurrency, async i => {
+			const r = await ctl('POST', '/v1/phones', { phone: recipientPhone(o.recipientPrefix, i, 0), name: `Recipient ${i}` })
+			if (r.status !== 201 && r.status !== 409) ++errors
+		})
+		if (errors) throw new Error(`${errors} recipient phones could not be created`)
+	}
 	wasimMem.phones = wasimProc()
 
 	process.stderr.write(`link: ${n} sessions, ${o.concurrency} at a time\n`)
@@ -385,7 +558,12 @@ async function run(o, wasim) {
 	selfMem.connected = { ...selfConnected, ...heapConnected }
 	wasimMem.connected = wasimProc()
 
-	// (send phase: here, as in wa_sessions_bench.)
+	if (o.messages > 0) {
+		phases.send = await sendPhase(o, sessions, ctl, self, wasimProc)
+		gc()
+		selfMem.sent = { ...self(), ...heap() }
+		wasimMem.sent = wasimProc()
+	}
 
 	process.stderr.write(`idle: ${o.idleSeconds} s with ${connected} connected\n`)
 	const closesBefore = sessions.reduce((a, s) => a + s.closes, 0)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sessions benchmark (issues 4 and 5): N wa::Clients (bench/sessions, wa_sessions_bench) and then
-# M Baileys sockets (bench/baileys_sessions.mjs) linked to the same wasim, once per transport;
+# Sessions benchmark (issues 4 and 5): N wa::Clients (bench/sessions, wa_sessions_bench; once per
+# store: the gateway's SQLite state, the in-memory one) and then M Baileys sockets
+# (bench/baileys_sessions.mjs) linked to the same wasim, once per transport;
 # bench/summarize_sessions.mjs prints the per-session comparison. One wasim per transport, started
 # here, so that both tools see the same simulator and wasim's own figures start clean.
 # Usage: bench/run-sessions-bench.sh BUILD_DIR [OUT_DIR]
@@ -11,6 +12,11 @@
 #   WA_BENCH_SESSIONS_TRANSPORTS   "ws", "wss" or "ws wss" (default wss)
 #   WA_BENCH_SESSIONS_IDLE         idle window in seconds (default 60)
 #   WA_BENCH_SESSIONS_CONCURRENCY  sessions linking or logging in at once (default 64)
+#   WA_BENCH_SESSIONS_STORES       wa::Client state: "sqlite", "memory" or "sqlite memory"
+#                                  (default sqlite)
+#   WA_BENCH_SESSIONS_MESSAGES     texts each session sends (default 20; 0 skips the send phase)
+#   WA_BENCH_SESSIONS_RECIPIENTS   recipient phones the senders share (default 50)
+#   WA_BENCH_SESSIONS_SEND_CONCURRENCY  sessions sending at once (default 64)
 set -euo pipefail
 build=${1:?usage: bench/run-sessions-bench.sh BUILD_DIR [OUT_DIR]}
 build=$(cd "$build" && pwd)
@@ -22,6 +28,10 @@ nb=${WA_BENCH_SESSIONS_BAILEYS:-200}
 transports=${WA_BENCH_SESSIONS_TRANSPORTS:-wss}
 idle=${WA_BENCH_SESSIONS_IDLE:-60}
 conc=${WA_BENCH_SESSIONS_CONCURRENCY:-64}
+stores=${WA_BENCH_SESSIONS_STORES:-sqlite}
+messages=${WA_BENCH_SESSIONS_MESSAGES:-20}
+recipients=${WA_BENCH_SESSIONS_RECIPIENTS:-50}
+send_conc=${WA_BENCH_SESSIONS_SEND_CONCURRENCY:-64}
 wasim_bin="$build/src/bin/wasim"
 bench_bin="$build/bench/sessions/wa_sessions_bench"
 for bin in "$wasim_bin" "$bench_bin"; do
@@ -63,16 +73,24 @@ for transport in $transports; do
     echo "run-sessions-bench: wasim did not start" >&2
     exit 1
   fi
-  echo "== $transport: $n wa::Client sessions on wasim (pid $wasim_pid)"
-  "$bench_bin" --control "$ctl" --chat-url "$chat" --ca-file "$cert" --wasim-pid "$wasim_pid" \
-    --sessions "$n" --transport "$transport" --idle-seconds "$idle" --concurrency "$conc" \
-    --phone-prefix 1700 --json "$out/wa-$transport.json" > /dev/null || rc=$?
-  results+=("$out/wa-$transport.json")
+  # Each run its own phones (senders 17s0..., recipients 17s1...) on the shared wasim.
+  s=0
+  for store in $stores; do
+    echo "== $transport: $n wa::Client sessions ($store state) on wasim (pid $wasim_pid)"
+    "$bench_bin" --control "$ctl" --chat-url "$chat" --ca-file "$cert" --wasim-pid "$wasim_pid" \
+      --sessions "$n" --transport "$transport" --idle-seconds "$idle" --concurrency "$conc" \
+      --store "$store" --messages "$messages" --recipients "$recipients" \
+      --send-concurrency "$send_conc" --phone-prefix "17${s}0" --recipient-prefix "17${s}1" \
+      --json "$out/wa-$transport-$store.json" > /dev/null || rc=$?
+    results+=("$out/wa-$transport-$store.json")
+    s=$((s + 1))
+  done
   if [ "$nb" -gt 0 ]; then
     echo "== $transport: $nb Baileys sockets on the same wasim"
     node --expose-gc "$repo/bench/baileys_sessions.mjs" --control "$ctl" --chat-url "$chat" \
       --ca-file "$cert" --wasim-pid "$wasim_pid" --sessions "$nb" --transport "$transport" \
-      --idle-seconds "$idle" --concurrency "$conc" --phone-prefix 1800 \
+      --idle-seconds "$idle" --concurrency "$conc" --phone-prefix 1800 --recipient-prefix 1801 \
+      --messages "$messages" --recipients "$recipients" --send-concurrency "$send_conc" \
       --json "$out/baileys-$transport.json" > /dev/null || rc=$?
     results+=("$out/baileys-$transport.json")
   fi

@@ -385,14 +385,15 @@ int Serve(const config::Config& config) {
   if (notifier) {
     webhook_options.on_disabled = [n = notifier.get()](const store::WebhookEndpointRow& e) { n->OnEndpointDisabled(e); };
   }
-  // The message writer fans out the events of each batch in the batch's own commit (one fsync,
-  // no second writer racing it for the lock); the service's FanOut picks up everything else.
-  message_rows.SetBatchTail([&webhook_rows, limit = webhook_options.fanout_batch](sqlite3* db) -> base::Result<void> {
-    auto fanned = webhook_rows.FanOutInTransaction(db, limit, base::UnixMs());
+  // The fan-out also runs in the message store's group commit: a received message's deliveries
+  // commit with it, ready to send (the worker's own fan-out takes every other event). It holds
+  // a copy of the key: the writer thread may outlive webhook_rows by a batch at exit.
+  message_rows.SetTransactionHook([key = master_key, batch = webhook_options.fanout_batch](sqlite3* db)
+                                      -> base::Result<void> {
+    auto fanned = store::sqlite::FanOutInTransaction(db, key, batch, base::UnixMs());
     if (!fanned) return fanned.error();
     return {};
   });
-  store::sqlite::SqliteMessageStore::TailReset tail_reset(message_rows);
   webhooks::Service hooks(ioc, webhook_rows, session_rows, std::move(webhook_options));
   int hooks_token = bus.Subscribe([&hooks](const store::EventRow&) { hooks.Wake(); });
   hooks.Start();

@@ -461,7 +461,9 @@ void Outbox::Attach(const store::SessionRow& row, wa::client::Client& client) {
     // Written on our phone: already sent when we hear of it.
     r.status = m.from_me ? "sent" : "received";
     r.wa_timestamp = m.timestamp;
-    r.created_ms = r.updated_ms = base::UnixMs();
+    // When the stanza was read off the connection: the message's created_at and its
+    // message.received event's timestamp, so that event's latency counts the receive path too.
+    r.created_ms = r.updated_ms = m.received_ms > 0 ? m.received_ms : base::UnixMs();
     if (m.from_me) r.sent_ms = r.created_ms;
     return Receive(std::move(r));
   });

@@ -302,23 +302,25 @@ asio::awaitable<std::int64_t> Service::PumpOnce() {
   }
   int capacity = options_.max_in_flight - static_cast<int>(in_flight_.size());
   if (capacity <= 0) co_return 0;
-  std::uint64_t recorded_before = records_committed_;
+  // Attempts recorded while the read runs may show in it as still open, having left unrecorded_
+  // meanwhile: RecordLoop notes them in recorded_during_read_ and they are skipped below (sent
+  // twice otherwise). Reading again instead would starve the pump while a busy lane commits
+  // every few milliseconds.
+  reading_due_ = true;
   auto batch = co_await store_.DueDeliveries(Now(), capacity + static_cast<int>(in_flight_.size()));
+  reading_due_ = false;
+  std::set<std::string> recorded_meanwhile;
+  recorded_meanwhile.swap(recorded_during_read_);
   if (!batch) {
     spdlog::warn("webhooks: reading due deliveries failed: {}", batch.error().message());
     co_return Now() + options_.poll_interval.count();
   }
-  if (records_committed_ != recorded_before) {
-    // Attempts were recorded while the read ran: a delivery it shows as open may have left
-    // unrecorded_ already, and would be sent twice. Read again.
-    wake_requested_ = true;
-    co_return 0;
-  }
+  if (!recorded_meanwhile.empty()) wake_requested_ = true;  // what they unblocked is read next
   for (auto& due : batch->due) {
     if (stopping_) break;
     if (static_cast<int>(in_flight_.size()) >= options_.max_in_flight) break;
     const auto& d = due.delivery;
-    if (in_flight_.count(d.id) || unrecorded_.count(d.id)) continue;
+    if (in_flight_.count(d.id) || unrecorded_.count(d.id) || recorded_meanwhile.count(d.id)) continue;
     std::string lane = d.endpoint_id + "\n" + d.session_id;
     if (d.ordered && busy_lanes_.count(lane)) continue;
     int& running = per_endpoint_[d.endpoint_id];
@@ -443,9 +445,9 @@ asio::awaitable<void> Service::RecordLoop() {
       // Left open in the store: they are attempted again (at least once).
       spdlog::warn("webhooks: recording {} attempts failed: {}", batch.size(), recorded.error().message());
     }
-    ++records_committed_;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       unrecorded_.erase(batch[i].delivery_id);
+      if (reading_due_) recorded_during_read_.insert(batch[i].delivery_id);
       if (!recorded) continue;
       const auto& r = (*recorded)[i];
       if (r.endpoint_disabled_now) {

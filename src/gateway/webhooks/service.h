@@ -3,7 +3,8 @@
 //
 // The worker reads the event log, not the bus: a bus notification (or the poll interval, for
 // events written by another process) wakes it; it fans new events out into delivery rows
-// (store/webhooks.h), then sends each due head — the oldest open delivery of an (endpoint,
+// (store/webhooks.h; the message store's writer already does so for the events of its own
+// commits, so those are found fanned out), then sends each due head — the oldest open delivery of an (endpoint,
 // session) — so a session's events arrive in order, while other sessions and other accounts
 // proceed independently up to a per-endpoint concurrency limit. Every attempt is recorded with
 // its status, latency and error; failures retry with backoff until the retry window ends (then
@@ -166,7 +167,8 @@ class Service {
   std::set<std::string> busy_lanes_;             // endpoint id + "\n" + session id
   std::map<std::string, int> per_endpoint_;      // in-flight attempts per endpoint
   std::set<std::string> unrecorded_;             // delivery ids whose attempt awaits its commit
-  std::uint64_t records_committed_ = 0;          // RecordAttempts batches done (stale-read guard)
+  bool reading_due_ = false;                     // a DueDeliveries read is running
+  std::set<std::string> recorded_during_read_;   // delivery ids recorded meanwhile (stale in it)
   std::vector<store::WebhookAttemptOutcome> records_;  // queued for the next commit
   bool recording_ = false;
   std::map<std::uint64_t, std::unique_ptr<boost::asio::cancellation_signal>> cancels_;

@@ -150,6 +150,12 @@ struct SentRecord {
 
 // Bounds of the in-memory messaging state.
 constexpr std::size_t kRecentSent = 1024;
+// Sent plaintexts kept in memory for retry receipts: only the last few, since a retry receipt
+// usually follows its message within a second; older ones are read back from the ContactStore,
+// which keeps them within its own bounds (1024 by default). Holding 1024 here too cost a busy
+// session up to about 400 KB in every process, even with the SQLite store, which drops them from
+// memory once committed (docs/benchmarks.md, sessions: 8 KB per session after 20 sends).
+constexpr std::size_t kRecentSentInMemory = 16;
 constexpr std::size_t kRecentReceived = 4096;
 constexpr int kMaxRetries = 5;  // retry receipts per message, re-sends per (message, device)
 
@@ -189,8 +195,14 @@ struct Conn {
   };
   std::optional<Link> link;
   // Incoming message, receipt and device-notification stanzas, handled one at a time in order
-  // (each may await the store and iqs before its ack).
-  std::deque<Node> inbox;
+  // (each may await the store and iqs before its ack), with the time each was read.
+  struct Inbound {
+    Node node;
+    std::int64_t read_unix_ms = 0;
+  };
+  std::deque<Inbound> inbox;
+  // Unix ms when the read loop got the stanza being dispatched (Message::received_ms).
+  std::int64_t read_unix_ms = 0;
   bool inbox_running = false;
 };
 
@@ -505,6 +517,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         break;
       }
       c->last_frame = Clock::now();
+      c->read_unix_ms = NowUnixMs();
       if (!c->end) Dispatch(c, *node);
     }
 
@@ -1442,7 +1455,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // --- messaging: receiving --------------------------------------------------------------------
 
   void OnInbound(const std::shared_ptr<Conn>& c, const Node& node) {
-    c->inbox.push_back(node);
+    c->inbox.push_back(Conn::Inbound{node, c->read_unix_ms});
     if (c->inbox_running) return;
     c->inbox_running = true;
     c->tasks.Spawn(ex_, InboxWorker(shared_from_this(), c));
@@ -1450,10 +1463,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   static asio::awaitable<void> InboxWorker(std::shared_ptr<Impl> self, std::shared_ptr<Conn> c) {
     while (!c->inbox.empty() && !c->closing && !c->end) {
-      Node node = std::move(c->inbox.front());
+      Conn::Inbound in = std::move(c->inbox.front());
       c->inbox.pop_front();
+      const Node& node = in.node;
       if (node.tag == "message") {
-        co_await self->HandleMessage(c, node);
+        co_await self->HandleMessage(c, node, in.read_unix_ms);
       } else if (node.tag == "receipt") {
         co_await self->HandleReceipt(c, node);
       } else if (node.tag == "notification") {
@@ -1495,7 +1509,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     return r ? base::error_code() : r.error();
   }
 
-  asio::awaitable<void> HandleMessage(std::shared_ptr<Conn> c, const Node& node) {
+  asio::awaitable<void> HandleMessage(std::shared_ptr<Conn> c, const Node& node,
+                                      std::int64_t read_unix_ms) {
     std::string id(node.AttrOr("id"));
     auto from = node.GetJid("from");
     if (id.empty() || !from) {
@@ -1650,6 +1665,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     event.sender_lid = LidOf(*author);
     event.from_me = from_me;
     event.offline = node.HasAttr("offline");
+    event.received_ms = read_unix_ms;
     event.timestamp = ParseInt(node.AttrOr("t"), 0);
     event.push_name = std::string(node.AttrOr("notify"));
     auto text = ReadTextContent(content);
@@ -1965,7 +1981,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // Messaging state kept across connections in memory: the latest sent messages (a retry for an
   // older one reads the ContactStore), received (chat, id) for dedupe, retry counters. Device
   // lists and PN <-> LID pairs are the ContactStore's.
-  RecentMap<SentRecord> sent_{kRecentSent};
+  RecentMap<SentRecord> sent_{kRecentSentInMemory};
   RecentSet received_{kRecentReceived};
   RecentMap<int> retries_asked_{kRecentReceived};
   RecentMap<int> resends_{kRecentSent};

@@ -151,6 +151,9 @@ struct Message {
   bool from_me = false;
   bool offline = false;          // delivered from the offline queue
   std::int64_t timestamp = 0;    // unix seconds (`t`)
+  // Unix ms when the client read the stanza off the connection (its frame decrypted and
+  // decoded), before any queueing, decryption or store work: where receive latency starts.
+  std::int64_t received_ms = 0;
   std::string push_name;         // `notify`
   std::string text;              // conversation or extendedTextMessage.text ("" otherwise)
   std::optional<QuotedMessage> quoted;

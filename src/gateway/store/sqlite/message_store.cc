@@ -335,6 +335,20 @@ base::Result<EnqueueOutcome> EnqueueOne(Statements& st, const EnqueueItem& item)
   return out;
 }
 
+// The batch's hook inside a savepoint: its failure undoes only its own writes.
+void RunHook(sqlite3* db, const SqliteMessageStore::TransactionHook& hook) {
+  std::string err;
+  if (!Exec(db, "SAVEPOINT in_transaction", &err)) {
+    spdlog::warn("message store: savepoint failed: {}", err);
+    return;
+  }
+  if (auto ran = hook(db); !ran) {
+    spdlog::warn("message store: the in-transaction hook failed (left to its owner): {}", ran.error().message());
+    Exec(db, "ROLLBACK TO in_transaction", nullptr);
+  }
+  Exec(db, "RELEASE in_transaction", nullptr);
+}
+
 }  // namespace
 
 SqliteMessageStore::SqliteMessageStore(SqliteStore& store) : store_(store) {
@@ -355,6 +369,11 @@ std::size_t SqliteMessageStore::largest_batch() const {
   return largest_batch_;
 }
 
+void SqliteMessageStore::SetTransactionHook(TransactionHook hook) {
+  std::lock_guard lock(mu_);
+  in_transaction_ = std::move(hook);
+}
+
 void SqliteMessageStore::Push(Job job) {
   {
     std::lock_guard lock(mu_);
@@ -363,42 +382,23 @@ void SqliteMessageStore::Push(Job job) {
   wake_.notify_one();
 }
 
-void SqliteMessageStore::SetBatchTail(BatchTail tail) {
-  std::lock_guard lock(tail_mu_);
-  tail_ = std::move(tail);
-}
-
-void SqliteMessageStore::RunTail(sqlite3* db) {
-  std::lock_guard lock(tail_mu_);
-  if (!tail_) return;
-  std::string err;
-  if (!Exec(db, "SAVEPOINT batch_tail", &err)) {
-    spdlog::warn("messages: the batch's follow-up work did not start: {}", err);
-    return;
-  }
-  if (auto done = tail_(db); !done) {
-    spdlog::warn("messages: the batch's follow-up work failed (it is left to its own worker): {}",
-                 done.error().message());
-    Exec(db, "ROLLBACK TO batch_tail", &err);
-  }
-  Exec(db, "RELEASE batch_tail", &err);
-}
-
-bool SqliteMessageStore::NextBatch(std::vector<Job>& batch) {
+bool SqliteMessageStore::NextBatch(std::vector<Job>& batch, TransactionHook& hook) {
   std::unique_lock lock(mu_);
   wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
   if (queue_.empty()) return false;  // stopping, nothing left
   batch.swap(queue_);
   largest_batch_ = std::max(largest_batch_, batch.size());
+  hook = in_transaction_;
   return true;
 }
 
-void SqliteMessageStore::RunBatch(sqlite3* db, Statements& st, std::vector<Job>& batch) {
+void SqliteMessageStore::RunBatch(sqlite3* db, Statements& st, std::vector<Job>& batch,
+                                  const TransactionHook& hook) {
   auto together = InTransaction(db, [&]() -> base::Result<void> {
     for (auto& job : batch) {
       if (auto applied = job.apply(st); !applied) return applied;
     }
-    RunTail(db);
+    if (hook) RunHook(db, hook);
     return {};
   });
   if (together) {
@@ -414,6 +414,7 @@ void SqliteMessageStore::RunBatch(sqlite3* db, Statements& st, std::vector<Job>&
 
 void SqliteMessageStore::WriterLoop() {
   std::vector<Job> batch;
+  TransactionHook hook;
   bool more = true;
   while (more) {
     // One connection for as long as the writer runs: its page cache stays warm (it is the main
@@ -421,8 +422,8 @@ void SqliteMessageStore::WriterLoop() {
     // prepared once, not once per batch.
     auto ran = store_.WithConnection([&](sqlite3* db) -> base::Result<void> {
       Statements st(db);
-      while ((more = NextBatch(batch))) {
-        RunBatch(db, st, batch);
+      while ((more = NextBatch(batch, hook))) {
+        RunBatch(db, st, batch, hook);
         st.ResetAll();  // no statement keeps a read snapshot open between batches
         batch.clear();
       }
@@ -430,7 +431,7 @@ void SqliteMessageStore::WriterLoop() {
     });
     if (!ran) {
       // No connection: the next batch is refused, then opening is tried again.
-      if (!(more = NextBatch(batch))) break;
+      if (!(more = NextBatch(batch, hook))) break;
       for (auto& job : batch) job.finish(ran.error());
       batch.clear();
     }

@@ -61,25 +61,12 @@ class SqliteMessageStore final : public MessageStore {
   // Largest number of writes committed in one transaction so far (benchmarks, tests).
   std::size_t largest_batch() const;
 
-  // Work that rides along in every batch's transaction after its jobs, in a savepoint of its
-  // own: if it fails, only its own changes are rolled back (and logged) and the batch commits
-  // anyway. The webhook fan-out uses it (SqliteWebhookStore::FanOutInTransaction). It runs on
-  // the writer thread; setting another (or none) waits for a run in progress, so what the old one
-  // refers to may go away once this returns.
-  using BatchTail = std::function<base::Result<void>(sqlite3*)>;
-  void SetBatchTail(BatchTail tail);
-
-  // Clears the batch tail when it goes out of scope (declared after what the tail refers to).
-  class TailReset {
-   public:
-    explicit TailReset(SqliteMessageStore& store) : store_(store) {}
-    ~TailReset() { store_.SetBatchTail(nullptr); }
-    TailReset(const TailReset&) = delete;
-    TailReset& operator=(const TailReset&) = delete;
-
-   private:
-    SqliteMessageStore& store_;
-  };
+  // Runs in every batch's transaction after its writes, on the writer thread (the webhook
+  // fan-out: delivery rows commit with the events they are made for). When it fails, what it
+  // wrote is rolled back and the batch commits without it (its work is left to its owner's own
+  // path). Set it before the first write.
+  using TransactionHook = std::function<base::Result<void>(sqlite3*)>;
+  void SetTransactionHook(TransactionHook hook);
 
   class Statements;
 
@@ -94,19 +81,18 @@ class SqliteMessageStore final : public MessageStore {
   boost::asio::awaitable<base::Result<T>> Write(std::function<base::Result<T>(Statements&)> fn);
   void Push(Job job);
   void WriterLoop();
-  // Waits for queued jobs and takes them all; false when stopping with none left.
-  bool NextBatch(std::vector<Job>& batch);
-  void RunBatch(sqlite3* db, Statements& st, std::vector<Job>& batch);
-  void RunTail(sqlite3* db);
+  // Waits for queued jobs and takes them all (and the hook to run with them); false when
+  // stopping with none left.
+  bool NextBatch(std::vector<Job>& batch, TransactionHook& hook);
+  void RunBatch(sqlite3* db, Statements& st, std::vector<Job>& batch, const TransactionHook& hook);
 
   SqliteStore& store_;
-  std::mutex tail_mu_;  // held while the tail runs
-  BatchTail tail_;      // tail_mu_
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::vector<Job> queue_;       // mu_
   bool stopping_ = false;        // mu_
   std::size_t largest_batch_ = 0;  // mu_
+  TransactionHook in_transaction_;  // mu_
   std::thread writer_;
 };
 

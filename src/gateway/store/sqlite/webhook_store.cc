@@ -1,7 +1,6 @@
 #include "gateway/store/sqlite/webhook_store.h"
 
 #include <map>
-#include <optional>
 
 #include "gateway/store/ids.h"
 #include "gateway/store/sealer.h"
@@ -308,32 +307,30 @@ asio::awaitable<base::Result<bool>> SqliteWebhookStore::DeleteEndpoint(std::stri
 
 namespace {
 
-std::int64_t ReadFanOutCursor(sqlite3* db, base::Result<void>* failed) {
+base::Result<std::int64_t> ReadFanOutCursor(sqlite3* db) {
   Stmt s(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'webhooks_fanout_seq'");
-  if (!s.ok()) {
-    *failed = ErrorOf(db);
-    return 0;
-  }
+  if (!s.ok()) return ErrorOf(db);
   int rc = s.Step();
   if (rc == SQLITE_ROW) return static_cast<std::int64_t>(s.Int(0));
-  if (rc != SQLITE_DONE) *failed = ErrorOf(db);
-  return 0;
+  if (rc != SQLITE_DONE) return ErrorOf(db);
+  return std::int64_t{0};
 }
 
-// The fan-out of up to `limit` events after the cursor; the caller holds the write lock (a
-// transaction of its own or the message writer's batch).
-base::Result<WebhookFanOut> FanOutLocked(sqlite3* db, const base::Bytes& master, int limit,
-                                         std::int64_t now_ms) {
-  base::Result<void> failed;
-  WebhookFanOut out{0, 0, ReadFanOutCursor(db, &failed)};
-  if (!failed) return failed.error();
+}  // namespace
+
+base::Result<WebhookFanOut> FanOutInTransaction(sqlite3* db, const base::Bytes& master, int limit,
+                                                std::int64_t now_ms) {
+  WebhookFanOut out;
+  auto start = ReadFanOutCursor(db);
+  if (!start) return start.error();
+  out = {0, 0, *start};
   std::vector<EventRow> events;
   {
     Stmt s(db,
            "SELECT seq, id, account_id, session_id, type, data, created_ms FROM events "
            "WHERE seq > ? ORDER BY seq LIMIT ?");
     if (!s.ok()) return ErrorOf(db);
-    s.Bind(1, static_cast<long long>(out.cursor));
+    s.Bind(1, static_cast<long long>(*start));
     s.Bind(2, static_cast<long long>(limit));
     int rc;
     while ((rc = s.Step()) == SQLITE_ROW) {
@@ -343,12 +340,12 @@ base::Result<WebhookFanOut> FanOutLocked(sqlite3* db, const base::Bytes& master,
   }
   if (events.empty()) return out;
   std::map<std::string, std::vector<WebhookEndpointRow>> by_account;
-  // Counters per (account, session), written once per session rather than once per event.
-  struct Counts {
-    long long events = 0, messages = 0, deliveries = 0;
-  };
-  std::map<std::pair<std::string, std::string>, Counts> counts;
-  std::optional<Stmt> ins;
+  Stmt ins(db,
+           "INSERT OR IGNORE INTO webhook_deliveries(id, endpoint_id, account_id, session_id, "
+           "event_seq, event_id, event_type, body, state, ordered, attempts, window_start_ms, "
+           "next_attempt_ms, created_ms, updated_ms) "
+           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, 'pending', 1, 0, ?, ?, ?, ?)");
+  if (!ins.ok()) return ErrorOf(db);
   for (const auto& e : events) {
     auto found = by_account.find(e.account_id);
     if (found == by_account.end()) {
@@ -361,39 +358,26 @@ base::Result<WebhookFanOut> FanOutLocked(sqlite3* db, const base::Bytes& master,
     std::string body = recipients.empty() ? std::string() : WebhookBody(e);
     int made = 0;
     for (const auto* endpoint : recipients) {
-      if (!ins) {
-        ins.emplace(db,
-                    "INSERT OR IGNORE INTO webhook_deliveries(id, endpoint_id, account_id, session_id, "
-                    "event_seq, event_id, event_type, body, state, ordered, attempts, window_start_ms, "
-                    "next_attempt_ms, created_ms, updated_ms) "
-                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, 'pending', 1, 0, ?, ?, ?, ?)");
-        if (!ins->ok()) return ErrorOf(db);
-      }
-      ins->Reset();
-      ins->Bind(1, NewId("dlv_"));
-      ins->Bind(2, endpoint->id);
-      ins->Bind(3, e.account_id);
-      ins->Bind(4, e.session_id);
-      ins->Bind(5, static_cast<long long>(e.seq));
-      ins->Bind(6, e.id);
-      ins->Bind(7, e.type);
-      ins->Bind(8, body);
-      for (int i : {9, 10, 11, 12}) ins->Bind(i, static_cast<long long>(now_ms));
-      if (ins->Step() != SQLITE_DONE) return ErrorOf(db);
+      ins.Reset();
+      ins.Bind(1, NewId("dlv_"));
+      ins.Bind(2, endpoint->id);
+      ins.Bind(3, e.account_id);
+      ins.Bind(4, e.session_id);
+      ins.Bind(5, static_cast<long long>(e.seq));
+      ins.Bind(6, e.id);
+      ins.Bind(7, e.type);
+      ins.Bind(8, body);
+      for (int i : {9, 10, 11, 12}) ins.Bind(i, static_cast<long long>(now_ms));
+      if (ins.Step() != SQLITE_DONE) return ErrorOf(db);
       made += sqlite3_changes(db);
     }
-    auto& c = counts[{e.account_id, e.session_id}];
-    c.events++;
-    if (e.type == "message.received") c.messages++;
-    c.deliveries += made;
+    bool message = e.type == "message.received";
+    if (auto added = AddStats(db, e.account_id, e.session_id, 1, message ? 1 : 0, made, 0, 0); !added) {
+      return added.error();
+    }
     out.events++;
     out.deliveries += made;
     out.cursor = e.seq;
-  }
-  for (const auto& [key, c] : counts) {
-    if (auto added = AddStats(db, key.first, key.second, c.events, c.messages, c.deliveries, 0, 0); !added) {
-      return added.error();
-    }
   }
   auto moved = Change(db, "UPDATE meta SET value = CAST(? AS TEXT) WHERE key = 'webhooks_fanout_seq'",
                       [&](Stmt& s) { s.Bind(1, static_cast<long long>(out.cursor)); });
@@ -401,26 +385,23 @@ base::Result<WebhookFanOut> FanOutLocked(sqlite3* db, const base::Bytes& master,
   return out;
 }
 
-}  // namespace
-
 asio::awaitable<base::Result<WebhookFanOut>> SqliteWebhookStore::FanOut(int limit, std::int64_t now_ms) {
   auto fn = [limit, now_ms, master = master_key_](sqlite3* db) -> base::Result<WebhookFanOut> {
-    // A read without the write lock first: most wake-ups find nothing new (the message writer
-    // fans out its own events in its batch, see FanOutInTransaction).
-    base::Result<void> failed;
-    std::int64_t cursor = ReadFanOutCursor(db, &failed);
-    if (!failed) return failed.error();
+    // A read without the write lock first: most wake-ups find nothing new (the message store's
+    // writer fans its events out in its own commits).
+    auto cursor = ReadFanOutCursor(db);
+    if (!cursor) return cursor.error();
     {
       Stmt probe(db, "SELECT 1 FROM events WHERE seq > ? LIMIT 1");
       if (!probe.ok()) return ErrorOf(db);
-      probe.Bind(1, static_cast<long long>(cursor));
+      probe.Bind(1, static_cast<long long>(*cursor));
       int rc = probe.Step();
-      if (rc == SQLITE_DONE) return WebhookFanOut{0, 0, cursor};
+      if (rc == SQLITE_DONE) return WebhookFanOut{0, 0, *cursor};
       if (rc != SQLITE_ROW) return ErrorOf(db);
     }
     WebhookFanOut out;
     auto done = InTransaction(db, [&]() -> base::Result<void> {
-      auto fanned = FanOutLocked(db, master, limit, now_ms);  // the cursor again, under the write lock
+      auto fanned = FanOutInTransaction(db, master, limit, now_ms);  // the cursor again, under the lock
       if (!fanned) return fanned.error();
       out = *fanned;
       return {};
@@ -429,11 +410,6 @@ asio::awaitable<base::Result<WebhookFanOut>> SqliteWebhookStore::FanOut(int limi
     return out;
   };
   co_return co_await OnPool<WebhookFanOut>(store_, std::move(fn));
-}
-
-base::Result<WebhookFanOut> SqliteWebhookStore::FanOutInTransaction(sqlite3* db, int limit,
-                                                                    std::int64_t now_ms) {
-  return FanOutLocked(db, master_key_, limit, now_ms);
 }
 
 asio::awaitable<base::Result<DueWebhookBatch>> SqliteWebhookStore::DueDeliveries(std::int64_t now_ms,

@@ -9,6 +9,13 @@
 
 namespace gateway::store::sqlite {
 
+// The fan-out (WebhookStore::FanOut) inside a write transaction the caller holds: delivery rows
+// for up to `limit` events after the persisted cursor, and the cursor moved, so they commit or
+// roll back together. The message store's writer runs it in its group commit, so the events it
+// appends are ready to send when they commit, without a second commit on the way.
+base::Result<WebhookFanOut> FanOutInTransaction(sqlite3* db, const base::Bytes& master, int limit,
+                                                std::int64_t now_ms);
+
 class SqliteWebhookStore final : public WebhookStore {
  public:
   // `master_key` is 32 bytes.
@@ -45,11 +52,7 @@ class SqliteWebhookStore final : public WebhookStore {
   boost::asio::awaitable<base::Result<WebhookSessionStats>> SessionStats(
       std::string account_id, std::string session_id) override;
 
-  // FanOut's work inside a transaction the caller already holds on `db`: the message writer runs
-  // it at the end of each group-commit batch, so the events the batch appended are fanned out by
-  // the same commit instead of a second write transaction (and fsync) racing it for the lock.
-  // Thread-safe (it only reads the master key).
-  base::Result<WebhookFanOut> FanOutInTransaction(sqlite3* db, int limit, std::int64_t now_ms);
+  const base::Bytes& master_key() const { return master_key_; }
 
  private:
   SqliteStore& store_;

@@ -4,8 +4,8 @@
 
 #include "gateway/store/sqlite/event_store.h"
 #include "gateway/store/sqlite/message_store.h"
-#include "gateway/store/sqlite/session_state_test_util.h"
 #include "gateway/store/sqlite/session_store.h"
+#include "gateway/store/sqlite/session_state_test_util.h"
 #include "gateway/store/sqlite/sql.h"
 
 namespace gateway::store::sqlite {
@@ -216,68 +216,6 @@ TEST_F(WebhookStoreTest, FailingLongEnoughDisablesAndDisabledEndpointsHoldTheirD
   for (const auto& d : due->due) EXPECT_EQ(d.delivery.window_start_ms, 20000);
 }
 
-// The message writer's batch fans its own events out in the same commit (app.cc wires it so):
-// when Enqueue returns, the delivery exists, the cursor moved and FanOut has nothing left.
-TEST_F(WebhookStoreTest, MessageWriterFansOutItsBatchInTheSameCommit) {
-  SqliteSessionStore sessions(*store_);
-  ASSERT_TRUE(RunTask(ioc_, sessions.CreateSession(SessionRow{.id = "ses_1", .account_id = "acc_1", .name = "s",
-                                                              .desired = "running", .status = "connected"})));
-  ASSERT_TRUE(RunTask(ioc_, hooks_->CreateEndpoint(Endpoint("whk_a", "acc_1", "", {"message.status"}))));
-  Append("acc_1", "ses_1", "session.status", 1);  // an earlier event of another producer
-  SqliteMessageStore messages(*store_);
-  SqliteMessageStore::TailReset reset(messages);
-  messages.SetBatchTail([this](sqlite3* db) -> base::Result<void> {
-    auto fanned = hooks_->FanOutInTransaction(db, 100, 1000);
-    if (!fanned) return fanned.error();
-    return {};
-  });
-  MessageRow m{.id = "msg_1", .account_id = "acc_1", .session_id = "ses_1", .direction = "out", .wa_id = "WA1",
-               .chat_jid = "15550002222@s.whatsapp.net", .text = "hi", .status = "queued", .created_ms = 1000,
-               .updated_ms = 1000};
-  auto queued = RunTask(ioc_, messages.Enqueue(EnqueueItem{.message = std::move(m)}));
-  ASSERT_TRUE(queued);
-  ASSERT_EQ(queued->events.size(), 1u);
-
-  EXPECT_EQ(RunTask(ioc_, hooks_->FanOut(100, 1000))->events, 0);  // nothing left for the worker
-  auto due = RunTask(ioc_, hooks_->DueDeliveries(1000, 50));
-  ASSERT_TRUE(due);
-  ASSERT_EQ(due->due.size(), 1u);
-  EXPECT_EQ(due->due[0].delivery.event_seq, queued->events[0].seq);
-  EXPECT_EQ(due->due[0].delivery.event_type, "message.status");
-  auto stats = RunTask(ioc_, hooks_->SessionStats("acc_1", "ses_1"));
-  ASSERT_TRUE(stats);
-  EXPECT_EQ(stats->events, 2);  // both events, counted once per session in one upsert
-  EXPECT_EQ(stats->deliveries, 1);
-}
-
-// A tail that fails rolls back only its own changes: the batch's messages are committed.
-TEST_F(WebhookStoreTest, AFailingBatchTailLeavesTheBatchCommitted) {
-  SqliteSessionStore sessions(*store_);
-  ASSERT_TRUE(RunTask(ioc_, sessions.CreateSession(SessionRow{.id = "ses_1", .account_id = "acc_1", .name = "s",
-                                                              .desired = "running", .status = "connected"})));
-  ASSERT_TRUE(RunTask(ioc_, hooks_->CreateEndpoint(Endpoint("whk_a", "acc_1", "", {"message.status"}))));
-  SqliteMessageStore messages(*store_);
-  SqliteMessageStore::TailReset reset(messages);
-  messages.SetBatchTail([this](sqlite3* db) -> base::Result<void> {
-    if (auto fanned = hooks_->FanOutInTransaction(db, 100, 1000); !fanned) return fanned.error();
-    return make_error_code(Errc::kIo);  // after it changed things
-  });
-  MessageRow m{.id = "msg_1", .account_id = "acc_1", .session_id = "ses_1", .direction = "out", .wa_id = "WA1",
-               .chat_jid = "15550002222@s.whatsapp.net", .text = "hi", .status = "queued", .created_ms = 1000,
-               .updated_ms = 1000};
-  auto queued = RunTask(ioc_, messages.Enqueue(EnqueueItem{.message = std::move(m)}));
-  ASSERT_TRUE(queued);
-  EXPECT_EQ(queued->kind, EnqueueOutcome::Kind::kQueued);
-  auto stored = RunTask(ioc_, messages.GetMessage("acc_1", "ses_1", "msg_1"));
-  ASSERT_TRUE(stored);
-  EXPECT_TRUE(stored->has_value());
-  // The fan-out's delivery and cursor were rolled back: the worker's own FanOut does it.
-  auto fanned = RunTask(ioc_, hooks_->FanOut(100, 1000));
-  ASSERT_TRUE(fanned);
-  EXPECT_EQ(fanned->events, 1);
-  EXPECT_EQ(fanned->deliveries, 1);
-}
-
 TEST_F(WebhookStoreTest, LaneDeliveriesAndRecordAttemptsInOneTransaction) {
   ASSERT_TRUE(RunTask(ioc_, hooks_->CreateEndpoint(Endpoint("whk_a", "acc_1", "", {"session.status"}))));
   Append("acc_1", "ses_a", "session.status", 4);
@@ -312,6 +250,54 @@ TEST_F(WebhookStoreTest, LaneDeliveriesAndRecordAttemptsInOneTransaction) {
   // The retrying one now holds the lane: nothing after it is due, and it is not due before 9000.
   EXPECT_TRUE(RunTask(ioc_, hooks_->LaneDeliveries("whk_a", "ses_a", (*lane)[0].event_seq, 1500, 10))->empty());
   EXPECT_EQ(RunTask(ioc_, hooks_->LaneDeliveries("whk_a", "ses_a", (*lane)[0].event_seq, 9000, 10))->size(), 2u);
+}
+
+TEST_F(WebhookStoreTest, TheMessageWritersHookCommitsDeliveriesWithTheirEvents) {
+  SqliteSessionStore sessions(*store_);
+  ASSERT_TRUE(RunTask(ioc_, sessions.CreateSession(SessionRow{.id = "ses_1", .account_id = "acc_1", .name = "s",
+                                                              .desired = "running", .status = "connected"})));
+  ASSERT_TRUE(RunTask(ioc_, hooks_->CreateEndpoint(Endpoint("whk_a", "acc_1", "", {"message.received"}))));
+  Append("acc_1", "ses_1", "session.status");  // another writer's event, before: fanned out with them
+  SqliteMessageStore messages(*store_);
+  bool fail = false;
+  messages.SetTransactionHook([this, &fail](sqlite3* db) -> base::Result<void> {
+    auto fanned = FanOutInTransaction(db, hooks_->master_key(), 100, 1000);
+    if (!fanned) return fanned.error();
+    if (fail) return make_error_code(Errc::kIo);  // after writing: must be undone
+    return {};
+  });
+  auto received = [&](std::string id) {
+    MessageRow in{.id = id, .account_id = "acc_1", .session_id = "ses_1", .direction = "in", .wa_id = "W" + id,
+                  .chat_jid = "15550002222@s.whatsapp.net", .text = id, .status = "received",
+                  .created_ms = 10, .updated_ms = 10};
+    auto stored = RunTask(ioc_, messages.StoreReceived(in));
+    EXPECT_TRUE(stored && stored->inserted && stored->events.size() == 1u);
+    return stored ? stored->events.at(0) : EventRow{};
+  };
+
+  // Committed together: due at once, without the worker's own fan-out, which finds nothing left.
+  EventRow first = received("msg_1");
+  auto due = RunTask(ioc_, hooks_->DueDeliveries(2000, 10));
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->due.size(), 1u);
+  EXPECT_EQ(due->due[0].delivery.event_id, first.id);
+  EXPECT_EQ(RunTask(ioc_, hooks_->FanOut(100, 2000))->events, 0);
+  EXPECT_EQ(RunTask(ioc_, hooks_->SessionStats("acc_1", "ses_1"))->events, 2);
+
+  // A failing hook leaves its rows and the cursor as they were; the message commits anyway and
+  // the worker's fan-out makes its delivery.
+  fail = true;
+  EventRow second = received("msg_2");
+  EXPECT_TRUE(RunTask(ioc_, messages.GetMessage("acc_1", "ses_1", "msg_2"))->has_value());
+  EXPECT_EQ(RunTask(ioc_, hooks_->SessionStats("acc_1", "ses_1"))->deliveries, 1);
+  auto caught_up = RunTask(ioc_, hooks_->FanOut(100, 2000));
+  EXPECT_EQ(caught_up->events, 1);
+  EXPECT_EQ(caught_up->deliveries, 1);
+  auto lane = RunTask(ioc_, hooks_->LaneDeliveries("whk_a", "ses_1", 0, 2000, 10));
+  ASSERT_TRUE(lane);
+  ASSERT_EQ(lane->size(), 2u);
+  EXPECT_EQ((*lane)[0].event_id, first.id);
+  EXPECT_EQ((*lane)[1].event_id, second.id);
 }
 
 }  // namespace
