@@ -259,6 +259,66 @@ void AddMessagingRoutes(base::http::Router& r, World& world) {
           co_return Ok(ctx, bhttp::status::ok, json::object{{"receipts", *read}});
         });
 
+  // History sync (world_history.cc): seed synthetic conversations, see what was sent and which
+  // hist_sync receipts came back.
+  r.Add(bhttp::verb::post, "/v1/phones/{phone}/history",
+        [&world](Context& ctx) -> asio::awaitable<Response> {
+          Response err;
+          auto body = Body(ctx, &err);
+          if (!body) co_return err;
+          HistorySeed seed;
+          auto number = [&](std::string_view key, int& out) {
+            auto v = body->if_contains(key);
+            if (!v) return true;
+            if (!v->is_int64() || v->as_int64() < 0 || v->as_int64() > 10'000'000) return false;
+            out = static_cast<int>(v->as_int64());
+            return true;
+          };
+          if (!number("conversations", seed.conversations) ||
+              !number("messages", seed.messages) ||
+              !number("chunk_conversations", seed.chunk_conversations)) {
+            co_return base::http::Problem(ctx.request, bhttp::status::unprocessable_entity,
+                                          "invalid_history_seed",
+                                          "conversations, messages and chunk_conversations "
+                                          "must be non-negative integers");
+          }
+          auto seeded = world.SeedHistory(std::string(ctx.Param("phone")), seed);
+          if (!seeded) co_return Problem(ctx, seeded.error());
+          co_return Ok(ctx, bhttp::status::ok,
+                       json::object{{"conversations", seed.conversations},
+                                    {"messages", seed.messages},
+                                    {"chunk_conversations", seed.chunk_conversations}});
+        });
+
+  r.Add(bhttp::verb::get, "/v1/phones/{phone}/history",
+        [&world](Context& ctx) -> asio::awaitable<Response> {
+          auto phone = world.HistoryOf(std::string(ctx.Param("phone")));
+          if (!phone) co_return Problem(ctx, phone.error());
+          const Phone& p = **phone;
+          json::array sent, receipts;
+          for (const auto& n : p.history_sent) {
+            sent.push_back(json::object{{"id", n.id},
+                                        {"device", n.device},
+                                        {"sync_type", n.sync_type},
+                                        {"chunk_order", n.chunk_order},
+                                        {"progress", n.progress},
+                                        {"conversations", n.conversations},
+                                        {"messages", n.messages},
+                                        {"blob_bytes", n.blob_bytes}});
+          }
+          for (const auto& r : p.history_receipts) {
+            receipts.push_back(json::object{{"id", r.id}, {"device", r.device}, {"t", r.t}});
+          }
+          co_return Ok(ctx, bhttp::status::ok,
+                       json::object{{"seed",
+                                     json::object{{"conversations", p.history_seed.conversations},
+                                                  {"messages", p.history_seed.messages},
+                                                  {"chunk_conversations",
+                                                   p.history_seed.chunk_conversations}}},
+                                    {"notifications", std::move(sent)},
+                                    {"receipts", std::move(receipts)}});
+        });
+
   r.Add(bhttp::verb::get, "/v1/messages/{id}", [&world](Context& ctx) -> asio::awaitable<Response> {
     const RoutedMessage* m = world.FindRouted(ctx.Param("id"));
     if (!m) {

@@ -113,6 +113,7 @@ class PhoneClient {
   // Sent messages, for re-encryption on retry receipts.
   void RememberSent(SentMessage sent);
   const SentMessage* FindSent(std::string_view id) const;
+  const std::deque<SentMessage>& sent() const { return sent_; }
 
   // Retry receipts this phone sent per message id (it stops at kMaxRetries).
   int NextRetryCount(const std::string& id);

@@ -336,6 +336,12 @@ void World::HandleIq(Connection& conn, const Node& iq) {
     }
     for (auto& [k, v] : keys) me.prekeys[k] = std::move(v);
     ReplyResult(conn, iq);
+    // A newly linked companion's first prekey upload: it can now be written to, and the phone
+    // sends it the history (as a real phone does right after linking).
+    if (!me.history_sent && !me.prekeys.empty()) {
+      me.history_sent = true;
+      SendHistory(phone, conn.device);
+    }
   } else if (xmlns == "encrypt" && type == "set" && child == "rotate") {
     const Node* skey = first->Child("skey");
     auto kid = skey && skey->Child("id") ? skey->Child("id")->ContentBytes() : std::nullopt;

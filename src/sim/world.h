@@ -89,8 +89,33 @@ struct Companion {
   base::Bytes adv_identity;       // ADVSignedDeviceIdentity with the device signature
   std::int64_t linked_at = 0;
   std::weak_ptr<Connection> connection;
+  bool history_sent = false;  // the phone sent its history sync after linking (world_history.cc)
   std::deque<wa::binary::Node> offline;  // stanzas waiting for the next login
   std::vector<PendingStanza> unacked;     // sent, not yet acked (messaging.cc)
+};
+
+// History sync after linking (world_history.cc): synthetic conversations the phone holds besides
+// the real ones (seeded through the control API for tests and benchmarks), how many conversations
+// go in one chunk, and the hist_sync receipts the phone got back.
+struct HistorySeed {
+  int conversations = 0;
+  int messages = 0;  // per conversation
+  int chunk_conversations = 10;
+};
+struct HistoryReceipt {
+  std::string id;      // the notification message's id
+  std::string device;  // the companion that sent the receipt
+  std::int64_t t = 0;  // when wasim got it, unix seconds
+};
+struct HistoryNotice {
+  std::string id;  // the peer message's id
+  std::string device;
+  std::string sync_type;
+  std::uint32_t chunk_order = 0;
+  std::uint32_t progress = 0;
+  std::size_t conversations = 0;
+  std::size_t messages = 0;
+  std::uint64_t blob_bytes = 0;  // the encrypted blob uploaded
 };
 
 struct Phone {
@@ -103,6 +128,9 @@ struct Phone {
   std::uint16_t next_device_id = 1;
   std::map<std::uint16_t, Companion> companions;
   std::unique_ptr<PhoneClient> client;  // device 0 as a Signal client (phone.h)
+  HistorySeed history_seed;
+  std::vector<HistoryNotice> history_sent;
+  std::vector<HistoryReceipt> history_receipts;
 };
 
 // Why a control-API operation failed: an HTTP status and a stable problem code.
@@ -210,6 +238,10 @@ class World {
   boost::asio::awaitable<ControlResult<SentInfo>> SendMedia(std::string number, std::string to,
                                                             MediaSend media);
   MediaStore& media() { return media_; }
+
+  // History sync (world_history.cc): seed synthetic conversations; what was sent and receipted.
+  ControlResult<void> SeedHistory(const std::string& number, HistorySeed seed);
+  ControlResult<const Phone*> HistoryOf(const std::string& number) const;
   struct QueueDepths {
     std::size_t messages = 0, receipts = 0, notifications = 0, unacked = 0;
   };
@@ -280,6 +312,13 @@ class World {
   // What the phone makes of a received media message: it downloads the file from the media host
   // and verifies it. nullopt when `message` carries no media.
   std::optional<InboxMedia> PhoneReceiveMedia(const wa::proto::Message& message);
+
+  // --- history sync (world_history.cc) ---
+  // The phone sends companion `device` its history: chunks of conversations (INITIAL_BOOTSTRAP,
+  // then RECENT) and a PUSH_NAME chunk, each blob uploaded to the media host and announced in a
+  // peer message.
+  void SendHistory(Phone& phone, std::uint16_t device);
+  void RecordHistoryReceipt(Phone& phone, const wa::binary::Node& receipt);
 
   // --- messaging: the simulated phones (world_phone.cc) ---
   // The account `to` names (digits or a user JID without device).

@@ -259,6 +259,8 @@ void World::PhoneReceive(const std::string& number, const Node& stanza) {
     PhoneOnMessage(*phone, stanza);
   } else if (stanza.tag == "receipt" && stanza.AttrOr("type") == "retry") {
     PhoneOnRetry(*phone, stanza);
+  } else if (stanza.tag == "receipt" && stanza.AttrOr("type") == "hist_sync") {
+    RecordHistoryReceipt(*phone, stanza);
   }
   // Other receipts, notifications: the phone keeps no device-list cache and shows no ticks.
 }

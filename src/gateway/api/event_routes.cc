@@ -69,7 +69,8 @@ http::PushMessage Snapshot(std::string_view type, std::int64_t at, const json::o
 
 const std::set<std::string>& KnownTypes() {
   static const std::set<std::string> known = {events::kSessionStatus, events::kSessionQr,
-                                              events::kMessageReceived, events::kMessageStatus};
+                                              events::kMessageReceived, events::kMessageStatus,
+                                              events::kSessionHistory};
   return known;
 }
 
@@ -102,7 +103,7 @@ void AddEventRoutes(http::Router& router, accounts::AccountService& accounts,
       if (!KnownTypes().count(type)) {
         co_return fail(http::Problem(ctx.request, status::unprocessable_entity, "invalid_types",
                                      "types is a comma-separated list of session.status, session.qr, "
-                                     "message.received, message.status"));
+                                     "session.history, message.received, message.status"));
       }
       types.insert(type);
       at = comma + 1;

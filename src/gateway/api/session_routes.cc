@@ -7,6 +7,7 @@
 #include "gateway/api/qr_image.h"
 #include "gateway/api/session_scope.h"
 #include "gateway/outbox/pacer.h"
+#include "wa/client/history.h"
 
 namespace gateway::api {
 
@@ -54,6 +55,7 @@ json::object SessionJson(const SessionView& v) {
                  {"speed", json::object{{"min_delay_ms", r.min_delay_ms}, {"max_delay_ms", r.max_delay_ms}}},
                  {"daily_limit", r.daily_limit ? json::value(*r.daily_limit) : json::value(nullptr)},
                  {"pacing", PacingJson(r.pacing)},
+                 {"history_sync", r.history_sync.empty() ? json::value(nullptr) : json::value(r.history_sync)},
                  {"desired", r.desired},
                  {"created_at", Rfc3339(r.created_ms)}};
   return o;
@@ -86,13 +88,19 @@ void AddSessionRoutes(http::Router& router, accounts::AccountService& accounts, 
     if (auto* res = std::get_if<http::Response>(&parsed)) co_return std::move(*res);
     const auto& body = std::get<json::object>(parsed);
     Fields f(ctx.request, body);
-    f.OnlyKnown({"name", "sandbox", "webhook_url", "proxy", "speed", "daily_limit", "pacing"});
+    f.OnlyKnown({"name", "sandbox", "webhook_url", "proxy", "speed", "daily_limit", "pacing",
+                 "history_sync"});
     sessions::CreateRequest req;
     req.name = f.String("name", true, 100);
     if (body.contains("sandbox") && !body.at("sandbox").is_null()) req.sandbox = f.Bool("sandbox", false);
     req.webhook_url = f.String("webhook_url", false, 2048);
     req.proxy = f.String("proxy", false, 2048);
+    req.history_sync = f.String("history_sync", false, 16);
     if (auto bad = f.Done()) co_return std::move(*bad);
+    if (!req.history_sync.empty() && !wa::client::ParseHistorySyncMode(req.history_sync)) {
+      co_return http::Problem(ctx.request, status::unprocessable_entity, "invalid_history_sync",
+                              "history_sync must be off, recent or full");
+    }
     if (const auto* speed = body.if_contains("speed"); speed && !speed->is_null()) {
       const auto* o = speed->if_object();
       const json::value* lo = o ? o->if_contains("min_delay_ms") : nullptr;

@@ -142,6 +142,8 @@ sessions::ManagerOptions ManagerOptionsFrom(const config::Config& config) {
                                    config.sandbox_ca_file};
   }
   o.sandbox_default = config.sandbox_default;
+  o.history_sync = wa::client::ParseHistorySyncMode(config.history_sync).value_or(wa::client::HistorySyncMode::kOff);
+  o.history_slots = std::make_shared<wa::client::HistorySlots>(config.history_downloads);
   return o;
 }
 

@@ -221,6 +221,17 @@ const std::vector<Spec>& Specs() {
        }},
       {"sandbox.default", Kind::kInt, "0", "1: new sessions are sandbox sessions unless they say otherwise",
        false, IntIn(0, 1, [](Config& c, long long v) { c.sandbox_default = v != 0; })},
+      {"history.sync", Kind::kString, "off",
+       "history sync after linking for sessions that do not choose: off | recent | full", false,
+       [](const std::string& v, Config& c) -> std::optional<std::string> {
+         if (v != "off" && v != "recent" && v != "full") return "must be off, recent or full";
+         c.history_sync = v;
+         return std::nullopt;
+       }},
+      {"history.downloads", Kind::kInt, "4",
+       "history chunks downloaded and parsed at once in the whole process (bounds memory when many "
+       "numbers link together)",
+       false, IntIn(1, 1000, [](Config& c, long long v) { c.history_downloads = static_cast<int>(v); })},
       {"outbox.logged_out_grace_ms", Kind::kInt, "600000",
        "how long a logged-out session's waiting messages wait for a re-link before they fail", false,
        IntIn(0, 30LL * 24 * 3600 * 1000, [](Config& c, long long v) { c.outbox_logged_out_grace_ms = v; })},

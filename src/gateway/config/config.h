@@ -54,6 +54,9 @@ struct Config {
   std::string sandbox_control_url;   // wasim's control API (shown to users, for scanning)
   std::string sandbox_wasim;         // "auto" or a path: wagate starts this wasim when chat_url is empty
   bool sandbox_default = false;      // new sessions are sandbox sessions unless they say not
+  // [history]: history sync after linking (docs/configuration.md)
+  std::string history_sync = "off";  // off | recent | full: sessions that do not choose
+  int history_downloads = 4;         // history chunks downloaded and parsed at once, process-wide
   // [metrics] and live streams
   bool metrics_enabled = true;         // GET /metrics is served
   std::string metrics_token;           // non-empty: /metrics needs Authorization: Bearer <token>

@@ -20,6 +20,7 @@ inline constexpr const char* kMessageReceived = "message.received";
 inline constexpr const char* kMessageStatus = "message.status";
 inline constexpr const char* kSessionStatus = "session.status";
 inline constexpr const char* kSessionQr = "session.qr";
+inline constexpr const char* kSessionHistory = "session.history";
 inline constexpr const char* kWebhookTest = "webhook.test";
 
 class Bus {

@@ -467,6 +467,48 @@ void Outbox::Attach(const store::SessionRow& row, wa::client::Client& client) {
     if (m.from_me) r.sent_ms = r.created_ms;
     return Receive(std::move(r));
   });
+  // History sync batches: stored as they come (the engine waits for each), source "history",
+  // no message.received events.
+  client.SetHistoryHandler([this, account_id, session_id](const wa::client::HistoryMessages& batch)
+                               -> asio::awaitable<base::Result<void>> {
+    std::vector<MessageRow> rows;
+    rows.reserve(batch.messages.size());
+    std::int64_t now = base::UnixMs();
+    for (const auto& m : batch.messages) {
+      MessageRow r;
+      r.id = store::NewId("msg_");
+      r.account_id = account_id;
+      r.session_id = session_id;
+      r.direction = m.from_me ? "out" : "in";
+      r.wa_id = m.id;
+      r.chat_jid = m.chat.ToString();
+      r.to = m.from_me ? r.chat_jid : std::string();
+      r.sender_jid = m.sender.ToString();
+      if (m.sender_pn) r.sender_pn = m.sender_pn->ToString();
+      if (m.sender_lid) r.sender_lid = m.sender_lid->ToString();
+      r.push_name = m.push_name;
+      r.type = m.text.empty() ? "unsupported" : "text";
+      r.text = m.text;
+      if (m.quoted) {
+        r.quoted_id = m.quoted->id;
+        r.quoted_participant = m.quoted->participant;
+        r.quoted_text = m.quoted->text;
+      }
+      r.mentions = m.mentions;
+      r.status = m.from_me ? "sent" : "received";
+      r.wa_timestamp = m.timestamp;
+      // Stored now (retention counts from here); `timestamp` keeps WhatsApp's time.
+      r.created_ms = r.updated_ms = now;
+      if (m.from_me) r.sent_ms = r.created_ms;
+      r.source = "history";
+      rows.push_back(std::move(r));
+    }
+    auto stored = co_await messages_.StoreHistory(std::move(rows));
+    if (!stored) co_return stored.error();
+    std::lock_guard lock(mu_);
+    counters_.history += static_cast<std::uint64_t>(*stored);
+    co_return base::Result<void>{};
+  });
   d->Start();
 }
 

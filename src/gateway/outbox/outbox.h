@@ -118,6 +118,7 @@ class Outbox final : public sessions::SessionPlugin {
     std::uint64_t sent = 0;
     std::uint64_t failed = 0;
     std::uint64_t received = 0;
+    std::uint64_t history = 0;  // messages stored from history syncs
     // Waiting messages of all sessions and the oldest one's created_ms, as of the last sweep.
     std::int64_t queued = 0;
     std::int64_t oldest_queued_ms = 0;

@@ -61,6 +61,25 @@ class SessionManager::Runner : public std::enable_shared_from_this<Runner> {
                                                 .type = events::kSessionQr,
                                                 .data = boost::json::serialize(data)});
       dirty_qr_ = true;
+    } else if (const auto* h = std::get_if<wa::client::HistoryChunk>(&event)) {
+      // Chunk boundaries only (each says the phone's overall progress); the per-conversation
+      // progress stays in the engine, so a large history does not flood the event log.
+      if (h->stage == wa::client::HistoryChunk::Stage::kProgress) return;
+      boost::json::object data{{"session_id", row_.id},
+                               {"stage", std::string(wa::client::ToString(h->stage))},
+                               {"sync_type", h->sync_type},
+                               {"chunk_order", h->chunk_order},
+                               {"progress", h->progress},
+                               {"conversations", h->conversations},
+                               {"messages", h->messages}};
+      if (!h->error.empty()) data["error"] = h->error;
+      pending_events_.push_back(store::EventRow{.account_id = row_.account_id, .session_id = row_.id,
+                                                .type = events::kSessionHistory,
+                                                .data = boost::json::serialize(data),
+                                                .created_ms = base::UnixMs()});
+      lock.unlock();
+      Persist();
+      return;
     } else if (std::holds_alternative<wa::client::PairingCode>(event)) {
       status_ = "pairing";
     } else if (const auto* paired = std::get_if<wa::client::Paired>(&event)) {
@@ -392,6 +411,9 @@ asio::awaitable<base::Result<void, ApiError>> SessionManager::Launch(const store
     config.proxy = *proxy;
   }
   config.log_name = row.id;
+  config.history_sync = options_.history_sync;
+  if (auto mode = wa::client::ParseHistorySyncMode(row.history_sync)) config.history_sync = *mode;
+  config.history_slots = options_.history_slots;
   if (options_.tune_client) options_.tune_client(config);
 
   auto opened = co_await states_.Open(row.id);
@@ -507,6 +529,7 @@ asio::awaitable<base::Result<SessionView, ApiError>> SessionManager::Create(std:
   row.min_delay_ms = min_delay;
   row.max_delay_ms = max_delay;
   row.pacing = std::move(request.pacing);
+  row.history_sync = std::move(request.history_sync);
   row.daily_limit = request.daily_limit;
   row.desired = "running";
   row.status = "starting";

@@ -74,6 +74,9 @@ struct ManagerOptions {
   store::EventStore* events = nullptr;
   events::Bus* bus = nullptr;
   SessionPlugin* plugin = nullptr;
+  // History sync for sessions that do not choose, and the process-wide download bound.
+  wa::client::HistorySyncMode history_sync = wa::client::HistorySyncMode::kOff;
+  std::shared_ptr<wa::client::HistorySlots> history_slots;
 };
 
 struct CreateRequest {
@@ -86,6 +89,7 @@ struct CreateRequest {
   std::optional<int> max_delay_ms;
   std::optional<std::int64_t> daily_limit;
   std::string pacing = "{}";  // validated JSON (outbox::PacingFromJson)
+  std::string history_sync;   // off | recent | full (validated); empty: ManagerOptions' default
   // Runs after the session is stored and before it starts (e.g. its own webhook endpoint, so
   // that endpoint hears every event of the session); an error removes the session again.
   std::function<boost::asio::awaitable<base::Result<void, ApiError>>(const store::SessionRow&)> before_start;

@@ -75,6 +75,7 @@ json::object MessageJson(const MessageRow& m) {
   for (const auto& j : m.mentions) mentions.emplace_back(j);
   o["mentions"] = std::move(mentions);
   o["status"] = m.status;
+  o["source"] = m.source;
   if (!m.error_code.empty()) {
     o["error"] = json::object{{"code", m.error_code}, {"detail", m.error_detail}};
   } else {

@@ -56,6 +56,7 @@ struct MessageRow {
   std::int64_t created_ms = 0;
   std::int64_t updated_ms = 0;
   std::int64_t sent_ms = 0;
+  std::string source = "live";  // "live", or "history": from the phone's history sync
   std::vector<StatusChange> history;  // filled by GetMessage only
 };
 
@@ -143,6 +144,11 @@ class MessageStore {
     std::vector<EventRow> events;
   };
   virtual boost::asio::awaitable<base::Result<Received>> StoreReceived(MessageRow row) = 0;
+  // Stores messages from a history sync (source "history", direction in or out, status
+  // "received" or "sent"), skipping any the session already has (by direction and WhatsApp id),
+  // in one transaction and without events. Returns how many were new.
+  virtual boost::asio::awaitable<base::Result<std::int64_t>> StoreHistory(
+      std::vector<MessageRow> rows) = 0;
   // Sessions whose stored status is logged_out and which still have waiting outgoing messages,
   // with the time of that status.
   virtual boost::asio::awaitable<base::Result<std::vector<std::pair<std::string, std::int64_t>>>>

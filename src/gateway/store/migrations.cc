@@ -345,6 +345,14 @@ CREATE TABLE wa_sent_messages (
 CREATE INDEX wa_sent_messages_by_session ON wa_sent_messages(session_id);
 CREATE INDEX wa_sent_messages_by_time ON wa_sent_messages(session_id, sent_ms);
 )sql"},
+      {10, "history_sync",
+       R"sql(
+-- History sync after linking: a session's choice (off | recent | full; '' = the gateway's
+-- default) and where a stored message came from ('live', or 'history' for messages the phone
+-- sent in its history sync, which are never announced as message.received).
+ALTER TABLE sessions ADD COLUMN history_sync TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN source TEXT NOT NULL DEFAULT 'live';
+)sql"},
   };
   return migrations;
 }

@@ -33,6 +33,7 @@ struct SessionRow {
   std::int64_t created_ms = 0;
   std::string pacing = "{}";   // JSON object: outbox::PacingFromJson
   std::int64_t linked_ms = 0;  // first connected since the last link (0: not linked)
+  std::string history_sync;    // off | recent | full; empty: the gateway's default
 };
 
 class SessionStore {

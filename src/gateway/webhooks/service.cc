@@ -32,7 +32,7 @@ ApiError Invalid(std::string code, std::string detail) {
 
 const std::vector<std::string>& SubscribableEvents() {
   static const std::vector<std::string> events = {"message.received", "message.status", "session.status",
-                                                  "session.qr"};
+                                                  "session.qr", "session.history"};
   return events;
 }
 
@@ -72,7 +72,8 @@ std::optional<ApiError> Service::CheckEvents(std::vector<std::string>& events) c
   for (const auto& e : events) {
     if (std::find(known.begin(), known.end(), e) == known.end()) {
       return Invalid("invalid_events", "unknown event type '" + e +
-                                           "' (message.received, message.status, session.status, session.qr)");
+                                           "' (message.received, message.status, session.status, session.qr, "
+                                           "session.history)");
     }
   }
   std::sort(events.begin(), events.end());

@@ -19,6 +19,8 @@
 
 #include "base/task_group.h"
 #include "wa/client/errors.h"
+#include "wa/client/history.h"
+#include "wa/client/media_http.h"
 #include "wa/client/messages.h"
 #include "wa/client/pairing.h"
 #include "wa/client/payload.h"
@@ -27,6 +29,7 @@
 #include "wa/noise/errors.h"
 #include "wa/noise/frame.h"
 #include "wa/signal/prekey_message.h"
+#include "wa/media/upload.h"
 #include "wa/signal/protocol.h"
 
 namespace wa::client {
@@ -204,6 +207,11 @@ struct Conn {
   // Unix ms when the read loop got the stanza being dispatched (Message::received_ms).
   std::int64_t read_unix_ms = 0;
   bool inbox_running = false;
+  // History sync notifications, downloaded and parsed one at a time (history.h); what is queued
+  // when the connection ends is dropped (its hist_sync receipt was sent, as the references do).
+  std::deque<proto::Message::HistorySyncNotification> history;
+  bool history_running = false;
+  std::optional<media::MediaConn> media_conn;
 };
 
 class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
@@ -1110,6 +1118,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
  public:
   void SetMessageHandler(MessageHandler handler) { message_handler_ = std::move(handler); }
+  void SetHistoryHandler(HistoryHandler handler) { history_handler_ = std::move(handler); }
 
  private:
   // The logged-in connection, or null.
@@ -1701,10 +1710,212 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
                     committed.error().message());
     } else {
       Send(*c, receipt);
+      if (peer && from_me && content.has_protocol_message() &&
+          content.protocol_message().has_history_sync_notification()) {
+        OnHistoryNotification(c, id, content.protocol_message().history_sync_notification());
+      }
     }
     if (!deliver) co_return;
     received_.Insert(key);
     Emit(std::move(event));
+  }
+
+  // --- history sync (history.h) ----------------------------------------------------------------
+
+  // Our phone's HistorySyncNotification (a peer message): acknowledged with a hist_sync receipt
+  // whatever the mode, so that the phone does not send it again; downloaded only when wanted.
+  void OnHistoryNotification(const std::shared_ptr<Conn>& c, const std::string& id,
+                             const proto::Message::HistorySyncNotification& notification) {
+    if (creds_ && creds_->me) {
+      Send(*c, Node("receipt",
+                    {{"id", id}, {"to", creds_->me->ToNonAd()}, {"type", "hist_sync"}}));
+    }
+    int type = notification.sync_type();
+    if (!WantsHistory(config_.history_sync, type)) {
+      HistoryChunk skipped;
+      skipped.stage = HistoryChunk::Stage::kSkipped;
+      skipped.sync_type = std::string(HistorySyncTypeName(type));
+      skipped.chunk_order = notification.chunk_order();
+      skipped.progress = notification.progress();
+      Emit(std::move(skipped));
+      return;
+    }
+    c->history.push_back(notification);
+    if (c->history_running) return;
+    c->history_running = true;
+    c->tasks.Spawn(ex_, HistoryWorker(shared_from_this(), c));
+  }
+
+  static asio::awaitable<void> HistoryWorker(std::shared_ptr<Impl> self, std::shared_ptr<Conn> c) {
+    while (!c->history.empty() && !c->closing && !c->end) {
+      auto notification = std::move(c->history.front());
+      c->history.pop_front();
+      co_await self->ProcessHistory(c, std::move(notification));
+    }
+    c->history_running = false;
+  }
+
+  std::shared_ptr<media::Transport> MediaTransport() {
+    if (media_transport_) return media_transport_;
+    if (config_.media_transport) return media_transport_ = config_.media_transport;
+    std::shared_ptr<asio::ssl::context> tls = config_.tls_context;
+    if (!tls) {
+      auto made = MakeTlsContext(config_.ca_file);
+      if (!made) return nullptr;
+      tls = std::move(*made);
+    }
+    return media_transport_ = MakeHttpMediaTransport(ex_, std::move(tls), config_.media_timeout);
+  }
+
+  asio::awaitable<void> ProcessHistory(std::shared_ptr<Conn> c,
+                                       proto::Message::HistorySyncNotification notification) {
+    HistoryChunk chunk;
+    chunk.sync_type = std::string(HistorySyncTypeName(notification.sync_type()));
+    chunk.chunk_order = notification.chunk_order();
+    chunk.progress = notification.progress();
+    auto fail = [&](const std::string& why) {
+      spdlog::info("{}: history chunk {} #{} failed: {}", name_, chunk.sync_type,
+                   chunk.chunk_order, why);
+      chunk.stage = HistoryChunk::Stage::kFailed;
+      chunk.error = why;
+      Emit(chunk);
+    };
+
+    // A process-wide slot first, so that many sessions linking together download one by one.
+    HistorySlots::Permit permit;
+    if (config_.history_slots) {
+      asio::steady_timer wait(ex_);
+      while (!(permit = config_.history_slots->TryAcquire())) {
+        if (c->closing || c->end) co_return;
+        wait.expires_after(config_.history_slot_poll);
+        c->sleepers.push_back(&wait);
+        co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+        std::erase(c->sleepers, &wait);
+      }
+    }
+    if (c->closing || c->end) co_return;
+    chunk.stage = HistoryChunk::Stage::kStarted;
+    Emit(chunk);
+
+    if (!c->media_conn) {
+      Node query = media::MediaConnQuery(c->ids.Next());
+      auto answer = co_await SendIqOn(c, std::move(query), config_.timeouts.iq);
+      if (!answer) co_return fail("media_conn: " + answer.error().Describe());
+      auto conn = media::ParseMediaConn(*answer);
+      if (!conn) co_return fail("media_conn: " + conn.error().message());
+      c->media_conn = std::move(*conn);
+    }
+    auto transport = MediaTransport();
+    if (!transport) co_return fail("no TLS context for media downloads");
+    if (c->media_conn->hosts.empty()) co_return fail("media_conn names no host");
+    // Hosts in media_conn's order until one serves the blob.
+    base::Result<base::Bytes> blob = MakeError(Errc::kHistoryCorrupt);
+    for (const auto& host : c->media_conn->hosts) {
+      blob = co_await DownloadHistoryBlob(*transport, host.hostname, notification,
+                                          config_.history_max_blob_bytes);
+      if (blob || blob.error() == Errc::kHistoryTooLarge) break;
+      if (c->closing || c->end) co_return;
+    }
+    if (c->closing || c->end) co_return;
+    if (!blob) co_return fail(blob.error().message());
+
+    const Jid me = creds_ && creds_->me ? creds_->me->ToNonAd() : Jid();
+    HistoryParser parser(*blob, config_.history_limits);
+    HistoryPushNames names;
+    for (;;) {
+      if (c->closing || c->end) co_return;
+      auto item = parser.Next();
+      if (!item) co_return fail(item.error().message());
+      if (!*item) break;
+      if (auto* conversation = std::get_if<proto::Conversation>(&**item)) {
+        co_await EmitConversation(chunk, me, *conversation);
+        chunk.conversations++;
+        chunk.skipped_conversations = parser.skipped_conversations();
+        chunk.stage = HistoryChunk::Stage::kProgress;
+        Emit(chunk);
+        // Let the rest of this strand's work (other stanzas, pings) run between conversations.
+        co_await asio::post(ex_, asio::use_awaitable);
+      } else if (auto* pushname = std::get_if<proto::Pushname>(&**item)) {
+        if (auto jid = Jid::Parse(pushname->id()); jid && !pushname->pushname().empty()) {
+          names.names.emplace_back(jid->ToNonAd(), pushname->pushname());
+        }
+        if (names.names.size() >= config_.history_batch) {
+          Emit(std::move(names));
+          names = HistoryPushNames{};
+        }
+      } else if (auto* mapping = std::get_if<proto::PhoneNumberToLIDMapping>(&**item)) {
+        auto pn = Jid::Parse(mapping->pn_jid());
+        auto lid = Jid::Parse(mapping->lid_jid());
+        if (pn && lid) LearnLid(pn->ToNonAd(), lid->ToNonAd());
+      }
+    }
+    if (!names.names.empty()) Emit(std::move(names));
+    if (c->closing || c->end) co_return;
+    // PN <-> LID pairs learnt from the chunk.
+    if (auto committed = co_await store_.Commit(); !committed) {
+      spdlog::warn("{}: commit after a history chunk failed: {}", name_,
+                   committed.error().message());
+    }
+    chunk.skipped_conversations = parser.skipped_conversations();
+    chunk.stage = HistoryChunk::Stage::kFinished;
+    Emit(chunk);
+  }
+
+  asio::awaitable<void> EmitConversation(HistoryChunk& chunk, const Jid& me,
+                                         const proto::Conversation& conversation) {
+    auto chat = Jid::Parse(conversation.id());
+    if (!chat) co_return;
+    HistoryMessages batch;
+    batch.sync_type = chunk.sync_type;
+    batch.chunk_order = chunk.chunk_order;
+    batch.chat = chat->ToNonAd();
+    batch.chat_name = !conversation.name().empty() ? conversation.name()
+                                                   : conversation.display_name();
+    if (auto pn = Jid::Parse(conversation.pn_jid())) batch.chat_pn = pn->ToNonAd();
+    if (auto lid = Jid::Parse(conversation.lid_jid())) batch.chat_lid = lid->ToNonAd();
+    if (batch.chat.IsUser()) batch.chat_pn = batch.chat;
+    if (batch.chat.IsLid()) batch.chat_lid = batch.chat;
+    if (batch.chat_pn && batch.chat_lid) LearnLid(*batch.chat_pn, *batch.chat_lid);
+    auto take = [&] {
+      std::vector<Message> messages;
+      std::swap(messages, batch.messages);
+      HistoryMessages out = batch;  // the header, without messages
+      out.messages = std::move(messages);
+      return out;
+    };
+    for (const auto& item : conversation.messages()) {
+      auto message = HistoryMessage(item.message(), me);
+      if (!message) continue;
+      // A 1:1 peer's PN and LID as far as we know them (the conversation says, or we learnt).
+      if (!message->from_me && !message->sender_pn) message->sender_pn = PnOf(message->sender);
+      if (!message->from_me && !message->sender_lid) message->sender_lid = LidOf(message->sender);
+      if (message->from_me) {
+        message->sender_pn = me;
+        if (creds_ && creds_->lid) message->sender_lid = creds_->lid->ToNonAd();
+      }
+      batch.messages.push_back(std::move(*message));
+      chunk.messages++;
+      if (batch.messages.size() >= config_.history_batch) {
+        HistoryMessages out = take();
+        co_await DeliverHistory(std::move(out));
+      }
+    }
+    if (!batch.messages.empty()) {
+      HistoryMessages out = take();
+      co_await DeliverHistory(std::move(out));
+    }
+  }
+
+  asio::awaitable<void> DeliverHistory(HistoryMessages batch) {
+    if (history_handler_) {
+      auto handled_task = history_handler_(batch);
+      auto handled = co_await std::move(handled_task);
+      if (!handled) {
+        spdlog::warn("{}: the history handler refused {} messages of {}: {}", name_,
+                     batch.messages.size(), batch.chat.ToString(), handled.error().message());
+      }
+    }
+    Emit(std::move(batch));
   }
 
   // The retry receipt of Baileys' sendRetryRequest, then a nack (500) of the stanza.
@@ -1978,6 +2189,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   ContactStore& contacts_;
   signal::Protocol protocol_;
   MessageHandler message_handler_;
+  HistoryHandler history_handler_;
   // Messaging state kept across connections in memory: the latest sent messages (a retry for an
   // older one reads the ContactStore), received (chat, id) for dedupe, retry counters. Device
   // lists and PN <-> LID pairs are the ContactStore's.
@@ -1987,6 +2199,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   RecentMap<int> resends_{kRecentSent};
   EventSink sink_;
   std::shared_ptr<Connector> connector_;
+  std::shared_ptr<media::Transport> media_transport_;
   base::error_code config_error_;
   asio::steady_timer backoff_timer_;
   std::string name_;
@@ -2115,6 +2328,10 @@ asio::awaitable<base::Result<void>> Client::SendNode(Node node) {
 
 void Client::SetMessageHandler(MessageHandler handler) {
   impl_->SetMessageHandler(std::move(handler));
+}
+
+void Client::SetHistoryHandler(HistoryHandler handler) {
+  impl_->SetHistoryHandler(std::move(handler));
 }
 
 asio::awaitable<base::Result<SentMessage>> Client::SendText(SendTextRequest request) {

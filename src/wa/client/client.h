@@ -80,6 +80,13 @@ struct SentMessage {
 // delivers it again (at the latest on the next connection). Runs on the client's strand.
 using MessageHandler = std::function<boost::asio::awaitable<base::Result<void>>(const Message&)>;
 
+// Gets each batch of history messages (HistoryMessages, events.h) before the HistoryMessages
+// event, and the parse of the chunk waits for it: a slow store slows the history down instead of
+// letting batches pile up in memory. An error is logged and the batch is not retried (the phone
+// does not send a chunk twice). Runs on the client's strand.
+using HistoryHandler =
+    std::function<boost::asio::awaitable<base::Result<void>>(const HistoryMessages&)>;
+
 enum class State {
   kIdle,        // not started
   kConnecting,  // opening the connection / handshaking
@@ -126,6 +133,8 @@ class Client {
 
   // Set before Start(); optional. Message events are emitted after the handler succeeded.
   void SetMessageHandler(MessageHandler handler);
+  // Set before Start(); optional.
+  void SetHistoryHandler(HistoryHandler handler);
 
   // Encrypts `request` for every device of the recipient and our own other devices and returns
   // once the server acknowledged the stanza (kMessageRejected when its ack carried an error; a

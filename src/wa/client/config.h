@@ -15,7 +15,9 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "wa/client/history.h"
 #include "wa/crypto/crypto.h"
+#include "wa/media/transport.h"
 #include "wa/noise/cert_chain.h"
 
 namespace boost::asio::ssl {
@@ -142,6 +144,23 @@ struct Config {
   // QR rotation: the first code lives 60 s, each later one 20 s (both references).
   std::chrono::milliseconds first_qr_ttl{60'000};
   std::chrono::milliseconds next_qr_ttl{20'000};
+  // History sync after linking (history.h): off by default — the notifications are acknowledged
+  // (hist_sync receipt) and nothing is downloaded. recent/full download, verify and parse the
+  // chunks as a stream and emit HistoryChunk/HistoryMessages/HistoryPushNames events.
+  HistorySyncMode history_sync = HistorySyncMode::kOff;
+  HistoryLimits history_limits;
+  // A notification whose blob is larger than this is not downloaded (HistoryChunk kFailed).
+  std::uint64_t history_max_blob_bytes = std::uint64_t{128} << 20;
+  // Messages per HistoryMessages event (a long conversation is split).
+  std::size_t history_batch = 200;
+  // Shared by every client of a process: how many download and parse a chunk at once (null: no
+  // bound). A client waiting for a slot polls every history_slot_poll.
+  std::shared_ptr<HistorySlots> history_slots;
+  std::chrono::milliseconds history_slot_poll{100};
+  // Media downloads (history blobs); null: HTTPS with this config's TLS trust
+  // (media_http.h), at most media_timeout per request.
+  std::shared_ptr<media::Transport> media_transport;
+  std::chrono::milliseconds media_timeout{120'000};
   // Log lines carry this (e.g. the gateway's session id).
   std::string log_name;
 };

@@ -34,6 +34,9 @@ class ClientCategory final : public boost::system::error_category {
       case Errc::kMessageRejected: return "the server refused the message";
       case Errc::kNoDevices: return "no device to send to";
       case Errc::kEncryptionFailed: return "no recipient device could be encrypted for";
+      case Errc::kHistoryCorrupt: return "the history sync blob is corrupt";
+      case Errc::kHistoryTruncated: return "the history sync blob is truncated";
+      case Errc::kHistoryTooLarge: return "the history sync blob is over the size limit";
     }
     return "unknown wa.client error";
   }

@@ -32,6 +32,9 @@ enum class Errc {
   kMessageRejected,    // the server's ack carried an error: nobody received the message
   kNoDevices,          // neither the recipient nor our own account has a device to send to
   kEncryptionFailed,   // no recipient device could be encrypted for
+  kHistoryCorrupt,     // a history sync blob that does not inflate or parse
+  kHistoryTruncated,   // a history sync blob that ends in the middle
+  kHistoryTooLarge,    // a history sync blob over the configured size limit
 };
 
 const boost::system::error_category& Category();

@@ -55,6 +55,17 @@ std::string_view ToString(ChatStateKind kind) {
   return "paused";
 }
 
+std::string_view ToString(HistoryChunk::Stage stage) {
+  switch (stage) {
+    case HistoryChunk::Stage::kStarted: return "started";
+    case HistoryChunk::Stage::kProgress: return "progress";
+    case HistoryChunk::Stage::kFinished: return "finished";
+    case HistoryChunk::Stage::kFailed: return "failed";
+    case HistoryChunk::Stage::kSkipped: return "skipped";
+  }
+  return "started";
+}
+
 std::string Describe(const Event& event) {
   return std::visit(
       [](const auto& e) -> std::string {
@@ -105,6 +116,17 @@ std::string Describe(const Event& event) {
                  (e.from_me ? " (me)" : "") + ", " + std::to_string(e.text.size()) + " chars}";
         } else if constexpr (std::is_same_v<T, ChatState>) {
           return "ChatState{" + e.chat.ToString() + ", " + std::string(ToString(e.state)) + "}";
+        } else if constexpr (std::is_same_v<T, HistoryChunk>) {
+          return "HistoryChunk{" + std::string(ToString(e.stage)) + ", " + e.sync_type + " #" +
+                 std::to_string(e.chunk_order) + ", " + std::to_string(e.progress) + "%, " +
+                 std::to_string(e.conversations) + " conversations, " +
+                 std::to_string(e.messages) + " messages" +
+                 (e.error.empty() ? std::string() : ", " + e.error) + "}";
+        } else if constexpr (std::is_same_v<T, HistoryMessages>) {
+          return "HistoryMessages{" + e.chat.ToString() + ", " +
+                 std::to_string(e.messages.size()) + "}";
+        } else if constexpr (std::is_same_v<T, HistoryPushNames>) {
+          return "HistoryPushNames{" + std::to_string(e.names.size()) + "}";
         } else {
           static_assert(std::is_same_v<T, Presence>);
           return "Presence{" + e.from.ToString() + (e.available ? ", available}" : ", unavailable}");

@@ -178,10 +178,49 @@ struct Presence {
   std::optional<std::int64_t> last_seen;  // `last`, unix seconds, when given as a number
 };
 
+// --- history sync (history.h) ---
+
+// One history chunk (one HistorySyncNotification) as it goes: kStarted when its download begins,
+// kProgress after each batch, kFinished when parsed to the end, kFailed when the download, the
+// verification or the parse failed (`error`), kSkipped when Config::history_sync does not want
+// its sync type (it was acknowledged, nothing was downloaded). `progress` is the phone's percent
+// for the whole sync (0-100, as the notification says).
+struct HistoryChunk {
+  enum class Stage { kStarted, kProgress, kFinished, kFailed, kSkipped };
+  Stage stage = Stage::kStarted;
+  std::string sync_type;  // "INITIAL_BOOTSTRAP", "RECENT", "FULL", "PUSH_NAME", ...
+  std::uint32_t chunk_order = 0;
+  std::uint32_t progress = 0;
+  std::uint64_t conversations = 0;  // so far in this chunk
+  std::uint64_t messages = 0;
+  std::uint64_t skipped_conversations = 0;  // over the size cap
+  std::string error;
+};
+std::string_view ToString(HistoryChunk::Stage stage);
+
+// Messages of one conversation from a history chunk (a long conversation comes in several
+// batches). Each is a Message like a live one: sender by PN and LID where known, from_me for our
+// own, raw the serialized Message; `offline` is false and `push_name` the WebMessageInfo's.
+struct HistoryMessages {
+  std::string sync_type;
+  std::uint32_t chunk_order = 0;
+  binary::Jid chat;
+  std::string chat_name;  // the conversation's name or display name, may be empty
+  std::optional<binary::Jid> chat_pn;
+  std::optional<binary::Jid> chat_lid;
+  std::vector<Message> messages;
+};
+
+// Push names from a PUSH_NAME chunk (or any chunk that carries them), in batches.
+struct HistoryPushNames {
+  std::vector<std::pair<binary::Jid, std::string>> names;
+};
+
 using Event = std::variant<Qr, QrTimeout, PairingCode, Paired, PairingFailed, Connected,
                            Disconnected, LoggedOut, StreamReplaced, TemporaryBan, ClientOutdated,
                            KeepAliveTimeout, KeepAliveRestored, OfflineSyncCompleted, MessageAck,
-                           Receipt, Message, ChatState, Presence>;
+                           Receipt, Message, ChatState, Presence, HistoryChunk, HistoryMessages,
+                           HistoryPushNames>;
 using EventSink = std::function<void(const Event&)>;
 
 // "Qr", "Disconnected{connection_lost, 408, retry in 1200 ms}", ... for logs and tests.

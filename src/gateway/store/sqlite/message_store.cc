@@ -24,7 +24,7 @@ constexpr const char* kColumns =
     "n, id, account_id, session_id, direction, wa_id, chat_jid, recipient, sender_jid, sender_pn, "
     "sender_lid, push_name, type, body, quoted_id, quoted_participant, quoted_text, mentions, "
     "status, error_code, error_detail, expires_ms, attempts, first_contact, wa_timestamp, "
-    "created_ms, updated_ms, sent_ms";
+    "created_ms, updated_ms, sent_ms, source";
 
 std::string MentionsJson(const std::vector<std::string>& mentions) {
   boost::json::array a;
@@ -73,6 +73,7 @@ MessageRow Read(Stmt& s) {
   m.created_ms = s.Int(25);
   m.updated_ms = s.Int(26);
   m.sent_ms = s.Int(27);
+  m.source = s.Text(28);
   return m;
 }
 
@@ -92,8 +93,8 @@ base::Result<std::vector<MessageRow>> Select(sqlite3* db, const std::string& whe
 constexpr const char* kInsertMessage =
     "INSERT INTO messages(id, account_id, session_id, direction, wa_id, chat_jid, recipient, "
     "sender_jid, sender_pn, sender_lid, push_name, type, body, quoted_id, quoted_participant, "
-    "quoted_text, mentions, status, expires_ms, wa_timestamp, created_ms, updated_ms, sent_ms) "
-    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "quoted_text, mentions, status, expires_ms, wa_timestamp, created_ms, updated_ms, sent_ms, "
+    "source) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr const char* kAddHistory =
     "INSERT OR IGNORE INTO message_status(message_id, status, at_ms) VALUES(?, ?, ?)";
 constexpr const char* kFindKey =
@@ -113,7 +114,7 @@ constexpr const char* kUpdateStatus =
   "n, id, account_id, session_id, direction, wa_id, chat_jid, recipient, sender_jid, sender_pn, " \
   "sender_lid, push_name, type, body, quoted_id, quoted_participant, quoted_text, mentions, "      \
   "status, error_code, error_detail, expires_ms, attempts, first_contact, wa_timestamp, "          \
-  "created_ms, updated_ms, sent_ms"
+  "created_ms, updated_ms, sent_ms, source"
 constexpr const char* kById = "SELECT " WA_MESSAGE_COLUMNS " FROM messages WHERE id = ?";
 constexpr const char* kOutById =
     "SELECT " WA_MESSAGE_COLUMNS " FROM messages WHERE session_id = ? AND direction = 'out' AND id = ?";
@@ -146,6 +147,7 @@ base::Result<void> BindAndInsert(sqlite3* db, Stmt& s, MessageRow& m) {
   s.Bind(21, static_cast<long long>(m.created_ms));
   s.Bind(22, static_cast<long long>(m.updated_ms));
   s.Bind(23, static_cast<long long>(m.sent_ms));
+  s.Bind(24, m.source);
   if (s.Step() != SQLITE_DONE) return ErrorOf(db);
   m.n = sqlite3_last_insert_rowid(db);
   return {};
@@ -652,6 +654,31 @@ asio::awaitable<base::Result<MessageStore::Received>> SqliteMessageStore::StoreR
     return out;
   };
   co_return co_await Write<Received>(std::move(fn));
+}
+
+asio::awaitable<base::Result<std::int64_t>> SqliteMessageStore::StoreHistory(
+    std::vector<MessageRow> rows) {
+  std::function<base::Result<std::int64_t>(Statements&)> fn =
+      [rows = std::move(rows)](Statements& st) mutable -> base::Result<std::int64_t> {
+    std::int64_t inserted = 0;
+    for (auto& row : rows) {
+      auto existing = FindOne(st, kOutByWaId, [&](Stmt& s) {
+        s.Bind(1, row.session_id);
+        s.Bind(2, row.direction);
+        s.Bind(3, row.wa_id);
+      });
+      if (!existing) return existing.error();
+      if (*existing) continue;
+      row.source = "history";
+      Stmt* insert = st.Get(kInsertMessage);
+      if (!insert) return ErrorOf(st.db());
+      if (auto ins = BindAndInsert(st.db(), *insert, row); !ins) return ins.error();
+      if (auto h = AddHistory(st, row.id, row.status, row.created_ms); !h) return h.error();
+      inserted++;
+    }
+    return inserted;
+  };
+  co_return co_await Write<std::int64_t>(std::move(fn));
 }
 
 asio::awaitable<base::Result<std::vector<std::pair<std::string, std::int64_t>>>>

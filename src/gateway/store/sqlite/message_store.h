@@ -46,6 +46,7 @@ class SqliteMessageStore final : public MessageStore {
   boost::asio::awaitable<base::Result<std::vector<EventRow>>> FailPending(
       std::string session_id, std::string reason, std::string detail, std::int64_t at_ms) override;
   boost::asio::awaitable<base::Result<Received>> StoreReceived(MessageRow row) override;
+  boost::asio::awaitable<base::Result<std::int64_t>> StoreHistory(std::vector<MessageRow> rows) override;
   boost::asio::awaitable<base::Result<std::vector<std::pair<std::string, std::int64_t>>>>
   LoggedOutSessions() override;
   boost::asio::awaitable<base::Result<bool>> HasReceivedFrom(std::string session_id,

@@ -11,7 +11,7 @@ namespace {
 
 constexpr const char* kColumns =
     "id, account_id, name, sandbox, webhook_url, proxy, min_delay_ms, max_delay_ms, daily_limit, "
-    "desired, status, status_ms, phone, jid, lid, created_ms, pacing, linked_ms";
+    "desired, status, status_ms, phone, jid, lid, created_ms, pacing, linked_ms, history_sync";
 
 SessionRow Read(Stmt& s) {
   SessionRow r;
@@ -33,6 +33,7 @@ SessionRow Read(Stmt& s) {
   r.created_ms = s.Int(15);
   r.pacing = s.Text(16);
   r.linked_ms = s.Int(17);
+  r.history_sync = s.Text(18);
   return r;
 }
 
@@ -56,7 +57,8 @@ asio::awaitable<base::Result<void>> SqliteSessionStore::CreateSession(SessionRow
     return Change(db,
                   "INSERT INTO sessions(id, account_id, name, sandbox, webhook_url, proxy, "
                   "min_delay_ms, max_delay_ms, daily_limit, desired, status, status_ms, phone, jid, "
-                  "lid, created_ms, pacing) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  "lid, created_ms, pacing, history_sync) "
+                  "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   [&](Stmt& s) {
                     s.Bind(1, row.id);
                     s.Bind(2, row.account_id);
@@ -75,6 +77,7 @@ asio::awaitable<base::Result<void>> SqliteSessionStore::CreateSession(SessionRow
                     s.Bind(15, row.lid);
                     s.Bind(16, static_cast<long long>(row.created_ms));
                     s.Bind(17, row.pacing);
+                    s.Bind(18, row.history_sync);
                   });
   };
   co_return co_await OnPool<void>(store_, std::move(fn));
