@@ -134,6 +134,18 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     });
   }
 
+  // A message was queued. While disconnected nothing is sent, and the loop wakes only to expire
+  // messages (a scan of up to kExpiryScan queued rows): a message without expires_at changes
+  // nothing there, so it does not wake it. Otherwise every send to a disconnected session with a
+  // long queue re-read a thousand rows.
+  void Enqueued(std::optional<std::int64_t> expires_ms) {
+    asio::post(strand_, [self = shared_from_this(), expires_ms] {
+      if (!self->connected_ && !expires_ms) return;
+      self->woken_ = true;
+      self->timer_.cancel();
+    });
+  }
+
   void SetConnected(bool connected) {
     asio::post(strand_, [self = shared_from_this(), connected] {
       self->connected_ = connected;
@@ -767,7 +779,7 @@ asio::awaitable<base::Result<Accepted, ApiError>> Outbox::Send(store::SessionRow
       std::lock_guard lock(accepted_mu_);
       accepted_.emplace(outcome->message.id, std::chrono::steady_clock::now());
     }
-    d->Wake();
+    d->Enqueued(outcome->message.expires_ms);
   }
   co_return Accepted{std::move(outcome->message), false};
 }

@@ -173,8 +173,7 @@ bool Forward(const std::string& from, const std::string& to) {
 
 }  // namespace
 
-// The statements of one writer batch, prepared on first use and reused (reset) after: a batch
-// of a thousand enqueues prepares each statement once. Only for statements whose rows are read
+// The writer's statements, prepared on first use and reused (reset) after, across batches. Only for statements whose rows are read
 // to the end before the same statement is used again.
 class SqliteMessageStore::Statements {
  public:
@@ -189,6 +188,9 @@ class SqliteMessageStore::Statements {
       s->Reset();
     }
     return s->ok() ? s.get() : nullptr;
+  }
+  void ResetAll() {
+    for (auto& [sql, s] : cache_) s->Reset();
   }
 
  private:
@@ -382,42 +384,59 @@ void SqliteMessageStore::Push(Job job) {
   wake_.notify_one();
 }
 
+bool SqliteMessageStore::NextBatch(std::vector<Job>& batch, TransactionHook& hook) {
+  std::unique_lock lock(mu_);
+  wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+  if (queue_.empty()) return false;  // stopping, nothing left
+  batch.swap(queue_);
+  largest_batch_ = std::max(largest_batch_, batch.size());
+  hook = in_transaction_;
+  return true;
+}
+
+void SqliteMessageStore::RunBatch(sqlite3* db, Statements& st, std::vector<Job>& batch,
+                                  const TransactionHook& hook) {
+  auto together = InTransaction(db, [&]() -> base::Result<void> {
+    for (auto& job : batch) {
+      if (auto applied = job.apply(st); !applied) return applied;
+    }
+    if (hook) RunHook(db, hook);
+    return {};
+  });
+  if (together) {
+    for (auto& job : batch) job.finish({});
+    return;
+  }
+  // One job failed the batch: each alone, so the others are not refused with it.
+  for (auto& job : batch) {
+    auto alone = InTransaction(db, [&]() -> base::Result<void> { return job.apply(st); });
+    job.finish(alone ? boost::system::error_code() : alone.error());
+  }
+}
+
 void SqliteMessageStore::WriterLoop() {
   std::vector<Job> batch;
   TransactionHook hook;
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, nothing left
-      batch.swap(queue_);
-      largest_batch_ = std::max(largest_batch_, batch.size());
-      hook = in_transaction_;
-    }
+  bool more = true;
+  while (more) {
+    // One connection for as long as the writer runs: its page cache stays warm (it is the main
+    // writer of these tables, so other commits rarely invalidate it) and each statement is
+    // prepared once, not once per batch.
     auto ran = store_.WithConnection([&](sqlite3* db) -> base::Result<void> {
       Statements st(db);
-      auto together = InTransaction(db, [&]() -> base::Result<void> {
-        for (auto& job : batch) {
-          if (auto applied = job.apply(st); !applied) return applied;
-        }
-        if (hook) RunHook(db, hook);
-        return {};
-      });
-      if (together) {
-        for (auto& job : batch) job.finish({});
-        return {};
-      }
-      // One job failed the batch: each alone, so the others are not refused with it.
-      for (auto& job : batch) {
-        auto alone = InTransaction(db, [&]() -> base::Result<void> { return job.apply(st); });
-        job.finish(alone ? boost::system::error_code() : alone.error());
+      while ((more = NextBatch(batch, hook))) {
+        RunBatch(db, st, batch, hook);
+        st.ResetAll();  // no statement keeps a read snapshot open between batches
+        batch.clear();
       }
       return {};
     });
     if (!ran) {
+      // No connection: the next batch is refused, then opening is tried again.
+      if (!(more = NextBatch(batch, hook))) break;
       for (auto& job : batch) job.finish(ran.error());
+      batch.clear();
     }
-    batch.clear();
   }
 }
 

@@ -86,6 +86,10 @@ class SqliteMessageStore final : public MessageStore {
   boost::asio::awaitable<base::Result<T>> Write(std::function<base::Result<T>(Statements&)> fn);
   void Push(Job job);
   void WriterLoop();
+  // Waits for queued jobs and takes them all (and the hook to run with them); false when
+  // stopping with none left.
+  bool NextBatch(std::vector<Job>& batch, TransactionHook& hook);
+  void RunBatch(sqlite3* db, Statements& st, std::vector<Job>& batch, const TransactionHook& hook);
 
   SqliteStore& store_;
   mutable std::mutex mu_;

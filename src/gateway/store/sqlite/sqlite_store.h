@@ -1,8 +1,10 @@
 // The embedded store: one SQLite file in WAL mode with foreign keys on and a busy timeout. A
 // bounded pool runs every statement; each pool thread uses its own connection, so readers never
-// wait for each other and SQLite serialises writers.
+// wait for each other and SQLite serialises writers. WAL checkpoints run on a thread of their own
+// (see Checkpointer in the .cc), never inside a writer's commit.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -46,11 +48,16 @@ class SqliteStore final : public Store {
   base::Result<void> WithConnection(const std::function<base::Result<void>(sqlite3*)>& fn);
   base::BlockingPool& pool() { return pool_; }
 
+  // WAL checkpoints run so far by the checkpoint thread (tests).
+  std::uint64_t checkpoints() const;
+
  private:
   explicit SqliteStore(Options options);
+  class Checkpointer;
   class Connections;
 
   Options options_;
+  std::unique_ptr<Checkpointer> checkpointer_;
   std::unique_ptr<Connections> connections_;
   base::BlockingPool pool_;
   std::string instance_id_;
