@@ -482,8 +482,9 @@ int Serve(const config::Config& config) {
   ioc.run();
   for (auto& t : workers) t.join();
   bus.Unsubscribe(events_token);
-  store.reset();
   base::FlushLogs();
+  // The store is closed last, when this scope ends: everything declared after it (the message
+  // writer, which holds a connection for its whole life, the state stores) is gone by then.
   return 0;
 }
 

@@ -476,6 +476,40 @@ Outbox::Counters Outbox::counters() const {
   return counters_;
 }
 
+namespace {
+
+// A message the engine received (live, or from a history sync) as a row of the message store.
+MessageRow RowOf(const wa::client::Message& m, const std::string& account_id, const std::string& session_id,
+                 std::int64_t created_ms) {
+  MessageRow r;
+  r.id = store::NewId("msg_");
+  r.account_id = account_id;
+  r.session_id = session_id;
+  r.direction = m.from_me ? "out" : "in";
+  r.wa_id = m.id;
+  r.chat_jid = m.chat.ToString();
+  r.sender_jid = m.sender.ToString();
+  if (m.sender_pn) r.sender_pn = m.sender_pn->ToString();
+  if (m.sender_lid) r.sender_lid = m.sender_lid->ToString();
+  r.push_name = m.push_name;
+  r.type = m.text.empty() ? "unsupported" : "text";
+  r.text = m.text;
+  if (m.quoted) {
+    r.quoted_id = m.quoted->id;
+    r.quoted_participant = m.quoted->participant;
+    r.quoted_text = m.quoted->text;
+  }
+  r.mentions = m.mentions;
+  // Written on our phone: already sent when we hear of it.
+  r.status = m.from_me ? "sent" : "received";
+  r.wa_timestamp = m.timestamp;
+  r.created_ms = r.updated_ms = created_ms;
+  if (m.from_me) r.sent_ms = created_ms;
+  return r;
+}
+
+}  // namespace
+
 void Outbox::Attach(const store::SessionRow& row, wa::client::Client& client) {
   auto d = std::make_shared<Dispatcher>(*this, row, client);
   {
@@ -484,32 +518,9 @@ void Outbox::Attach(const store::SessionRow& row, wa::client::Client& client) {
   }
   std::string account_id = row.account_id, session_id = row.id;
   client.SetMessageHandler([this, account_id, session_id](const wa::client::Message& m) {
-    MessageRow r;
-    r.id = store::NewId("msg_");
-    r.account_id = account_id;
-    r.session_id = session_id;
-    r.direction = m.from_me ? "out" : "in";
-    r.wa_id = m.id;
-    r.chat_jid = m.chat.ToString();
-    r.sender_jid = m.sender.ToString();
-    if (m.sender_pn) r.sender_pn = m.sender_pn->ToString();
-    if (m.sender_lid) r.sender_lid = m.sender_lid->ToString();
-    r.push_name = m.push_name;
-    r.type = m.text.empty() ? "unsupported" : "text";
-    r.text = m.text;
-    if (m.quoted) {
-      r.quoted_id = m.quoted->id;
-      r.quoted_participant = m.quoted->participant;
-      r.quoted_text = m.quoted->text;
-    }
-    r.mentions = m.mentions;
-    // Written on our phone: already sent when we hear of it.
-    r.status = m.from_me ? "sent" : "received";
-    r.wa_timestamp = m.timestamp;
     // When the stanza was read off the connection: the message's created_at and its
     // message.received event's timestamp, so that event's latency counts the receive path too.
-    r.created_ms = r.updated_ms = m.received_ms > 0 ? m.received_ms : base::UnixMs();
-    if (m.from_me) r.sent_ms = r.created_ms;
+    MessageRow r = RowOf(m, account_id, session_id, m.received_ms > 0 ? m.received_ms : base::UnixMs());
     return Receive(std::move(r));
   });
   // History sync batches: stored as they come (the engine waits for each), source "history",
@@ -520,31 +531,9 @@ void Outbox::Attach(const store::SessionRow& row, wa::client::Client& client) {
     rows.reserve(batch.messages.size());
     std::int64_t now = base::UnixMs();
     for (const auto& m : batch.messages) {
-      MessageRow r;
-      r.id = store::NewId("msg_");
-      r.account_id = account_id;
-      r.session_id = session_id;
-      r.direction = m.from_me ? "out" : "in";
-      r.wa_id = m.id;
-      r.chat_jid = m.chat.ToString();
-      r.to = m.from_me ? r.chat_jid : std::string();
-      r.sender_jid = m.sender.ToString();
-      if (m.sender_pn) r.sender_pn = m.sender_pn->ToString();
-      if (m.sender_lid) r.sender_lid = m.sender_lid->ToString();
-      r.push_name = m.push_name;
-      r.type = m.text.empty() ? "unsupported" : "text";
-      r.text = m.text;
-      if (m.quoted) {
-        r.quoted_id = m.quoted->id;
-        r.quoted_participant = m.quoted->participant;
-        r.quoted_text = m.quoted->text;
-      }
-      r.mentions = m.mentions;
-      r.status = m.from_me ? "sent" : "received";
-      r.wa_timestamp = m.timestamp;
       // Stored now (retention counts from here); `timestamp` keeps WhatsApp's time.
-      r.created_ms = r.updated_ms = now;
-      if (m.from_me) r.sent_ms = r.created_ms;
+      MessageRow r = RowOf(m, account_id, session_id, now);
+      r.to = m.from_me ? r.chat_jid : std::string();
       r.source = "history";
       rows.push_back(std::move(r));
     }
