@@ -102,9 +102,14 @@ test('Baileys parses wasim history chunks into the same conversations and messag
 		const seeded = messages.filter(m => m.key.remoteJid === '19990000001@s.whatsapp.net')
 			.map(m => m.message?.conversation).sort()
 		assert.deepEqual(seeded, [0, 1, 2].map(i => `seed message ${i} in chat 1`))
-		// Baileys' sync types and progress as the chunks said.
+		// Baileys' sync types come from the chunks (INITIAL_BOOTSTRAP 0, RECENT 3, PUSH_NAME 4). While
+		// it awaits its initial sync Baileys buffers events and merges history sets into one that
+		// carries the last chunk's type, so only membership can be asserted here; the type of every
+		// chunk is checked on wasim's side here and by the client's own history tests.
+		assert.deepEqual(history.notifications.map(n => n.sync_type).sort(),
+			['INITIAL_BOOTSTRAP', 'PUSH_NAME', 'RECENT'])
 		const types = sets.map(s => s.syncType)
-		assert.ok(types.includes(0) && types.includes(3) && types.includes(4), JSON.stringify(types))
+		assert.ok(types.length > 0 && types.every(t => [0, 3, 4].includes(t)), JSON.stringify(types))
 		// PUSH_NAME: Bob's name.
 		const names = sets.flatMap(s => s.contacts).filter(c => c.notify)
 		assert.deepEqual(names.map(c => [c.id, c.notify]), [[`${B}@s.whatsapp.net`, 'Bob']])
