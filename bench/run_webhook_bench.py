@@ -24,7 +24,9 @@ Usage: bench/run_webhook_bench.py BUILD_DIR OUT_DIR
   env: WA_BENCH_WEBHOOK_RATE (default 1000 /s in total), WA_BENCH_WEBHOOK_SECONDS (10),
        WA_BENCH_WEBHOOK_SESSIONS (10, phase "sessions"), WA_BENCH_WEBHOOK_PHONES (4 sending
        phones), WA_BENCH_WEBHOOK_THREADS (16), WA_BENCH_WEBHOOK_PHASES ("sessions"; also "phone",
-       "api"), WA_BENCH_WEBHOOK_PERF (a path prefix: perf record -g of wagate during each phone phase)
+       "api"), WA_BENCH_WEBHOOK_PERF (a path prefix: perf record -g of wagate during each phone phase;
+       WA_BENCH_WEBHOOK_PERF_DWARF=1 records DWARF call graphs, which see through libraries
+       built without frame pointers)
 """
 import http.client
 import json
@@ -243,7 +245,8 @@ def main():
             load_before = os.getloadavg()[0]
             perf = None
             if PERF:
-                perf = subprocess.Popen(["perf", "record", "-g", "-F", "499", "-o", f"{PERF}.{name}",
+                graph = ["--call-graph", "dwarf,16384"] if os.environ.get("WA_BENCH_WEBHOOK_PERF_DWARF") else ["-g"]
+                perf = subprocess.Popen(["perf", "record", *graph, "-F", "499", "-o", f"{PERF}.{name}",
                                          "-p", str(w.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             sent, errors, achieved = open_loop(ctl_host, int(ctl_port), phone_send)
             results[name] = {"sessions": count, "sent": len(sent), "errors": len(errors), "achieved_rate": achieved,

@@ -314,6 +314,13 @@ int Serve(const config::Config& config) {
   store::sqlite::SqliteSessionStore session_rows(*store);
   store::sqlite::SqliteEventStore event_log(*store);
   store::sqlite::SqliteMessageStore message_rows(*store);
+  // The message writer commits the session states' and webhook records' writes too; unset before
+  // it is gone (scope exit runs in reverse order).
+  store->SetGroupWriter(&message_rows);
+  struct UnsetGroupWriter {
+    store::sqlite::SqliteStore& store;
+    ~UnsetGroupWriter() { store.SetGroupWriter(nullptr); }
+  } unset_group_writer{*store};
   // Producers append to the event log, then publish here; webhook delivery only wakes on it.
   events::Bus bus;
   base::metrics::Registry metrics;

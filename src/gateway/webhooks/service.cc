@@ -317,6 +317,7 @@ asio::awaitable<std::int64_t> Service::PumpOnce() {
     co_return Now() + options_.poll_interval.count();
   }
   if (!recorded_meanwhile.empty()) wake_requested_ = true;  // what they unblocked is read next
+  contended_.clear();
   for (auto& due : batch->due) {
     if (stopping_) break;
     if (static_cast<int>(in_flight_.size()) >= options_.max_in_flight) break;
@@ -325,7 +326,10 @@ asio::awaitable<std::int64_t> Service::PumpOnce() {
     std::string lane = d.endpoint_id + "\n" + d.session_id;
     if (d.ordered && busy_lanes_.count(lane)) continue;
     int& running = per_endpoint_[d.endpoint_id];
-    if (running >= options_.per_endpoint_concurrency) continue;
+    if (running >= options_.per_endpoint_concurrency) {
+      contended_.insert(d.endpoint_id);
+      continue;
+    }
     ++running;
     in_flight_.insert(d.id);
     if (d.ordered) busy_lanes_.insert(lane);
@@ -413,6 +417,7 @@ asio::awaitable<void> Service::Attempt(store::DueWebhookDelivery due) {
     // the store, so the pump skips it (unrecorded_); a crash before it means one more delivery
     // of an event the receiver has (at least once, deduplicated on webhook-id), never a loss.
     if (!ok || !d.ordered || run >= kMaxLaneRun) co_return;
+    if (run >= kContendedLaneRun && contended_.count(e.id)) co_return;
     if (lane.empty()) {
       auto next = co_await store_.LaneDeliveries(e.id, d.session_id, d.event_seq, Now(), 64);
       if (!next || stopping_) co_return;

@@ -142,8 +142,9 @@ class Service {
   void QueueRecord(store::WebhookAttemptOutcome outcome);
   boost::asio::awaitable<void> RecordLoop();
   // An ordered lane sends at most this many deliveries in a row before the pump looks again
-  // (endpoint changes, fairness between the endpoint's lanes).
+  // (endpoint changes); after kContendedLaneRun when other lanes of its endpoint wait (contended_).
   static constexpr int kMaxLaneRun = 500;
+  static constexpr int kContendedLaneRun = 16;
   std::vector<std::string> SigningSecrets(const store::WebhookEndpointRow& e, std::int64_t now_ms) const;
   boost::asio::awaitable<std::optional<ApiError>> CheckUrl(const std::string& url);
   std::optional<ApiError> CheckEvents(std::vector<std::string>& events) const;
@@ -166,6 +167,9 @@ class Service {
   std::set<std::string> in_flight_;              // delivery ids
   std::set<std::string> busy_lanes_;             // endpoint id + "\n" + session id
   std::map<std::string, int> per_endpoint_;      // in-flight attempts per endpoint
+  // Endpoints whose other lanes had due deliveries the last pump could not start (the endpoint
+  // was at its concurrency limit): their running lanes hand over after the current delivery.
+  std::set<std::string> contended_;
   std::set<std::string> unrecorded_;             // delivery ids whose attempt awaits its commit
   bool reading_due_ = false;                     // a DueDeliveries read is running
   std::set<std::string> recorded_during_read_;   // delivery ids recorded meanwhile (stale in it)

@@ -2,6 +2,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -1477,12 +1479,23 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   static asio::awaitable<void> InboxWorker(std::shared_ptr<Impl> self, std::shared_ptr<Conn> c) {
     while (!c->inbox.empty() && !c->closing && !c->end) {
+      if (c->inbox.front().node.tag == "message") {
+        // Every message waiting at the front, in order: they share one store write and one
+        // commit of their ratchet steps (HandleMessages).
+        std::vector<Conn::Inbound> batch;
+        while (!c->inbox.empty() && c->inbox.front().node.tag == "message" &&
+               batch.size() < kMessageBatch) {
+          batch.push_back(std::move(c->inbox.front()));
+          c->inbox.pop_front();
+        }
+        auto handle = self->HandleMessages(c, std::move(batch));
+        co_await std::move(handle);
+        continue;
+      }
       Conn::Inbound in = std::move(c->inbox.front());
       c->inbox.pop_front();
       const Node& node = in.node;
-      if (node.tag == "message") {
-        co_await self->HandleMessage(c, node, in.read_unix_ms);
-      } else if (node.tag == "receipt") {
+      if (node.tag == "receipt") {
         co_await self->HandleReceipt(c, node);
       } else if (node.tag == "notification") {
         co_await self->HandleDevicesNotification(c, node);
@@ -1523,20 +1536,144 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     return r ? base::error_code() : r.error();
   }
 
-  asio::awaitable<void> HandleMessage(std::shared_ptr<Conn> c, const Node& node,
-                                      std::int64_t read_unix_ms) {
+  // Messages handled together (InboxWorker): at most this many per store write.
+  static constexpr std::size_t kMessageBatch = 64;
+
+  // One <enc> of a message, decrypted in pass 1 (bytes point into the stanza).
+  struct Part {
+    signal::MessageType type;
+    base::ByteView bytes;
+  };
+
+  // A message decrypted without moving any ratchet, waiting for its owner and pass 2.
+  struct Prepared {
+    std::string id;
+    std::string group_id;
+    signal::Address address;
+    std::vector<Part> parts;
+    Node receipt;
+    bool history = false;  // our phone's history sync notification
+    proto::Message::HistorySyncNotification history_notification;
+    Message event;
+    std::string key;  // received_ key
+    bool deliver = false;
+    bool refused = false;  // the owner's handler failed: not acknowledged, ratchet untouched
+  };
+
+  // Pass 1 for each message of `batch`, then the owner's handler for all of them at once (so
+  // their store writes share one transaction), then pass 2 (the ratchet steps) for each and one
+  // commit, then the receipts and events in arrival order. A message whose handler fails is not
+  // acknowledged and its ratchet does not move: the server delivers it again (a later message
+  // of the same chain keeps its skipped key).
+  asio::awaitable<void> HandleMessages(std::shared_ptr<Conn> c, std::vector<Conn::Inbound> batch) {
+    std::vector<Prepared> ready;
+    ready.reserve(batch.size());
+    std::unordered_set<std::string> keys;
+    for (const Conn::Inbound& in : batch) {
+      auto prepare = PrepareMessage(c, in.node, in.read_unix_ms);
+      auto prepared = co_await std::move(prepare);
+      if (!prepared) continue;
+      // A redelivery of a message of this same batch: decrypted twice, delivered once.
+      prepared->deliver = prepared->deliver && keys.insert(prepared->key).second;
+      ready.push_back(std::move(*prepared));
+    }
+    if (ready.empty()) co_return;
+    if (message_handler_) {
+      auto handle = RunMessageHandlers(ready);
+      co_await std::move(handle);
+    }
+    bool any = false;
+    for (const Prepared& p : ready) {
+      if (p.refused) continue;
+      any = true;
+      for (const Part& part : p.parts) {
+        if (auto ec = DecryptForReal(part.type, p.group_id, p.address, part.bytes)) {
+          spdlog::error("{}: decrypting {} again failed: {}", name_, p.id, ec.message());
+        }
+      }
+    }
+    if (!any) co_return;
+    // The owner has the messages (its handler succeeded): their events go out now, in order.
+    std::vector<Acknowledgement> acks;
+    for (Prepared& p : ready) {
+      if (p.refused) continue;
+      acks.push_back(Acknowledgement{p.id, std::move(p.receipt), p.history,
+                                     std::move(p.history_notification)});
+      if (!p.deliver) continue;
+      received_.Insert(p.key);
+      Emit(std::move(p.event));
+    }
+    // The ratchet steps commit while the next messages are handled: only the receipts wait for
+    // that commit. Later batches see the steps in memory, and their own commits carry them too.
+    c->tasks.Spawn(ex_, Acknowledge(shared_from_this(), c, std::move(acks)));
+  }
+
+  struct Acknowledgement {
+    std::string id;
+    Node receipt;
+    bool history = false;
+    proto::Message::HistorySyncNotification history_notification;
+  };
+
+  // Receipts once the ratchet steps of their messages are durable. Without that commit the
+  // stanzas stay unacknowledged: the server delivers them again, and a later Commit that
+  // succeeds makes those redeliveries duplicates (the owner does not get them twice).
+  static asio::awaitable<void> Acknowledge(std::shared_ptr<Impl> self, std::shared_ptr<Conn> c,
+                                           std::vector<Acknowledgement> acks) {
+    auto committed = co_await self->store_.Commit();
+    if (!committed) {
+      spdlog::error("{}: commit failed; {} message(s) stay unacknowledged: {}", self->name_,
+                    acks.size(), committed.error().message());
+      co_return;
+    }
+    for (Acknowledgement& a : acks) {
+      self->Send(*c, a.receipt);
+      if (a.history) self->OnHistoryNotification(c, a.id, a.history_notification);
+    }
+  }
+
+  // The owner's handler for every message of the batch that is new to it, concurrently.
+  asio::awaitable<void> RunMessageHandlers(std::vector<Prepared>& ready) {
+    auto ex = co_await asio::this_coro::executor;
+    using Op = decltype(asio::co_spawn(ex, message_handler_(ready.front().event), asio::deferred));
+    std::vector<Op> ops;
+    std::vector<Prepared*> owners;
+    for (Prepared& p : ready) {
+      if (!p.deliver) continue;
+      ops.push_back(asio::co_spawn(ex, message_handler_(p.event), asio::deferred));
+      owners.push_back(&p);
+    }
+    if (ops.empty()) co_return;
+    auto group = asio::experimental::make_parallel_group(std::move(ops));
+    auto waited = group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+    auto [order, errors, results] = co_await std::move(waited);
+    for (std::size_t i = 0; i < owners.size(); ++i) {
+      if (errors[i] || !results[i]) {
+        // Not acknowledged, nothing committed: the server delivers it again.
+        std::string why = errors[i] ? "an exception" : results[i].error().message();
+        spdlog::warn("{}: the message handler refused {}: {}", name_, owners[i]->id, why);
+        owners[i]->refused = true;
+      }
+    }
+  }
+
+  // Pass 1 of one message: everything up to its owner, without moving a ratchet. Messages that
+  // need no owner (placeholders, failures answered with a retry receipt, redeliveries) are
+  // answered here and yield nothing.
+  asio::awaitable<std::optional<Prepared>> PrepareMessage(std::shared_ptr<Conn> c, const Node& node,
+                                                          std::int64_t read_unix_ms) {
     std::string id(node.AttrOr("id"));
     auto from = node.GetJid("from");
     if (id.empty() || !from) {
       Send(*c, MessageAckStanza(node, 488));
-      co_return;
+      co_return std::nullopt;
     }
     bool group = from->IsGroup() || from->IsBroadcast();
     std::optional<Jid> author = group ? node.GetJid("participant") : from;
     auto recipient = node.GetJid("recipient");
     if (!author || author->user().empty()) {
       Send(*c, MessageAckStanza(node, 488));
-      co_return;
+      co_return std::nullopt;
     }
     bool from_me = IsMe(*author);
     Jid chat = group ? from->ToNonAd()
@@ -1563,7 +1700,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       // Nothing we can decrypt (a placeholder, or a sender we cannot address): seen, acked.
       learn();
       Send(*c, MessageAckStanza(node));
-      co_return;
+      co_return std::nullopt;
     }
     std::string group_id = chat.ToString();
 
@@ -1590,10 +1727,6 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     learn();
 
     // Pass 1: decrypt without moving any ratchet.
-    struct Part {
-      signal::MessageType type;
-      base::ByteView bytes;
-    };
     std::vector<Part> parts;
     proto::Message content;
     bool duplicate = false;
@@ -1653,7 +1786,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
     if (parts.empty() && !duplicate && failure) {
       co_await SendRetryReceipt(c, node, *author);
-      co_return;
+      co_return std::nullopt;
     }
     Node receipt("receipt", {{"id", id}, {"to", *from}});
     if (auto participant = node.GetJid("participant")) receipt.SetAttr("participant", *participant);
@@ -1668,10 +1801,21 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       // A redelivery whose ratchet step is already committed: acknowledged, nothing new.
       if (state_written) co_await store_.Commit();
       Send(*c, duplicate ? receipt : MessageAckStanza(node));
-      co_return;
+      co_return std::nullopt;
     }
 
-    Message event;
+    Prepared p;
+    p.id = id;
+    p.group_id = std::move(group_id);
+    p.address = *address;
+    p.parts = std::move(parts);
+    p.receipt = std::move(receipt);
+    if (peer && from_me && content.has_protocol_message() &&
+        content.protocol_message().has_history_sync_notification()) {
+      p.history = true;
+      p.history_notification = content.protocol_message().history_sync_notification();
+    }
+    Message& event = p.event;
     event.id = id;
     event.chat = chat;
     event.sender = *author;
@@ -1689,40 +1833,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     std::string raw;
     content.SerializeToString(&raw);
     event.raw = base::ToBytes(raw);
-    std::string key = chat.ToString() + "|" + id;
-    bool deliver = !peer && !received_.Contains(key);
-    if (deliver && message_handler_) {
-      auto handled_task = message_handler_(event);
-      auto handled = co_await std::move(handled_task);
-      if (!handled) {
-        // Not acknowledged, nothing committed: the server delivers it again.
-        spdlog::warn("{}: the message handler refused {}: {}", name_, id, handled.error().message());
-        co_return;
-      }
-    }
-    // Pass 2: the same decryptions, now writing the ratchet steps.
-    for (const Part& part : parts) {
-      if (auto ec = DecryptForReal(part.type, group_id, *address, part.bytes)) {
-        spdlog::error("{}: decrypting {} again failed: {}", name_, id, ec.message());
-      }
-    }
-    // Without a commit the stanza stays unacknowledged (the server delivers it again; a later
-    // Commit that succeeds makes that redelivery a duplicate). The owner still gets the message:
-    // it was decrypted, and the redelivery will not produce it again.
-    auto committed = co_await store_.Commit();
-    if (!committed) {
-      spdlog::error("{}: commit failed; {} stays unacknowledged: {}", name_, id,
-                    committed.error().message());
-    } else {
-      Send(*c, receipt);
-      if (peer && from_me && content.has_protocol_message() &&
-          content.protocol_message().has_history_sync_notification()) {
-        OnHistoryNotification(c, id, content.protocol_message().history_sync_notification());
-      }
-    }
-    if (!deliver) co_return;
-    received_.Insert(key);
-    Emit(std::move(event));
+    p.key = chat.ToString() + "|" + id;
+    p.deliver = !peer && !received_.Contains(p.key);
+    co_return p;
   }
 
   // --- history sync (history.h) ----------------------------------------------------------------

@@ -378,11 +378,19 @@ void SqliteMessageStore::SetTransactionHook(TransactionHook hook) {
 
 void SqliteMessageStore::Push(Job job) {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    if (stopping_) {
+      // The writer has drained its queue and is gone (or about to be): refused, not left waiting.
+      lock.unlock();
+      job.finish(make_error_code(boost::system::errc::operation_canceled));
+      return;
+    }
     queue_.push_back(std::move(job));
   }
   wake_.notify_one();
 }
+
+void SqliteMessageStore::Submit(WriteFn apply, DoneFn finish) { Push(Job{std::move(apply), std::move(finish)}); }
 
 bool SqliteMessageStore::NextBatch(std::vector<Job>& batch, TransactionHook& hook) {
   std::unique_lock lock(mu_);
@@ -398,7 +406,7 @@ void SqliteMessageStore::RunBatch(sqlite3* db, Statements& st, std::vector<Job>&
                                   const TransactionHook& hook) {
   auto together = InTransaction(db, [&]() -> base::Result<void> {
     for (auto& job : batch) {
-      if (auto applied = job.apply(st); !applied) return applied;
+      if (auto applied = job.apply(st.db()); !applied) return applied;
     }
     if (hook) RunHook(db, hook);
     return {};
@@ -409,7 +417,7 @@ void SqliteMessageStore::RunBatch(sqlite3* db, Statements& st, std::vector<Job>&
   }
   // One job failed the batch: each alone, so the others are not refused with it.
   for (auto& job : batch) {
-    auto alone = InTransaction(db, [&]() -> base::Result<void> { return job.apply(st); });
+    auto alone = InTransaction(db, [&]() -> base::Result<void> { return job.apply(db); });
     job.finish(alone ? boost::system::error_code() : alone.error());
   }
 }
@@ -424,11 +432,13 @@ void SqliteMessageStore::WriterLoop() {
     // prepared once, not once per batch.
     auto ran = store_.WithConnection([&](sqlite3* db) -> base::Result<void> {
       Statements st(db);
+      statements_ = &st;
       while ((more = NextBatch(batch, hook))) {
         RunBatch(db, st, batch, hook);
         st.ResetAll();  // no statement keeps a read snapshot open between batches
         batch.clear();
       }
+      statements_ = nullptr;
       return {};
     });
     if (!ran) {
@@ -442,29 +452,8 @@ void SqliteMessageStore::WriterLoop() {
 
 template <class T>
 asio::awaitable<base::Result<T>> SqliteMessageStore::Write(std::function<base::Result<T>(Statements&)> fn) {
-  auto state = std::make_shared<std::optional<base::Result<T>>>();
-  Job job;
-  job.apply = [fn = std::move(fn), state](Statements& st) -> base::Result<void> {
-    auto r = fn(st);
-    if (!r) return r.error();
-    state->emplace(std::move(r));
-    return {};
-  };
-  auto initiate = [this, state](auto handler, Job job) {
-    auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-    auto h = std::make_shared<std::pair<decltype(handler), decltype(work)>>(std::move(handler), std::move(work));
-    job.finish = [h, state](boost::system::error_code ec) {
-      base::Result<T> r = ec ? base::Result<T>(boost::system::in_place_error, ec) : std::move(**state);
-      auto ex = h->second.get_executor();
-      asio::post(ex, [h, r = std::move(r)]() mutable {
-        h->first(std::move(r));
-        h->second.reset();
-      });
-    };
-    Push(std::move(job));
-  };
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(base::Result<T>)>(
-      std::move(initiate), asio::use_awaitable, std::move(job));
+  auto with_statements = [this, fn = std::move(fn)](sqlite3*) { return fn(*statements_); };
+  co_return co_await OnWriter<T>(*this, std::move(with_statements));
 }
 
 asio::awaitable<base::Result<EnqueueOutcome>> SqliteMessageStore::Enqueue(EnqueueItem item) {

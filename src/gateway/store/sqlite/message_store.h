@@ -23,7 +23,7 @@
 
 namespace gateway::store::sqlite {
 
-class SqliteMessageStore final : public MessageStore {
+class SqliteMessageStore final : public MessageStore, public GroupWriter {
  public:
   explicit SqliteMessageStore(SqliteStore& store);
   ~SqliteMessageStore() override;
@@ -79,12 +79,19 @@ class SqliteMessageStore final : public MessageStore {
   // Writes share the writer's transaction; `apply` runs inside it, `finish` after the commit
   // (or with the error), both on the writer thread.
   struct Job {
-    std::function<base::Result<void>(Statements&)> apply;
-    std::function<void(boost::system::error_code)> finish;
+    WriteFn apply;
+    DoneFn finish;
   };
+  // Runs `fn` with the writer's statements in its next transaction.
   template <class T>
   boost::asio::awaitable<base::Result<T>> Write(std::function<base::Result<T>(Statements&)> fn);
   void Push(Job job);
+
+ public:
+  // GroupWriter: other repositories' writes in the same transactions as the messages'.
+  void Submit(WriteFn apply, DoneFn finish) override;
+
+ private:
   void WriterLoop();
   // Waits for queued jobs and takes them all (and the hook to run with them); false when
   // stopping with none left.
@@ -98,6 +105,7 @@ class SqliteMessageStore final : public MessageStore {
   bool stopping_ = false;        // mu_
   std::size_t largest_batch_ = 0;  // mu_
   TransactionHook in_transaction_;  // mu_
+  Statements* statements_ = nullptr;  // the writer thread's, during a batch
   std::thread writer_;
 };
 

@@ -318,7 +318,7 @@ class SessionStates::Committer {
   explicit Committer(SqliteStore& store) : store_(store) {}
   ~Committer() {
     std::unique_lock lock(mu_);
-    idle_.wait(lock, [&] { return !flushing_; });
+    idle_.wait(lock, [&] { return !flushing_ && outstanding_ == 0; });
   }
 
   // Completes with the batch's result once it is durable (or failed); never cancelled.
@@ -342,6 +342,32 @@ class SessionStates::Committer {
   };
 
   void Enqueue(Batch batch, std::unique_ptr<Waiter> waiter) {
+    if (GroupWriter* writer = store_.group_writer()) {
+      // In the gateway's shared writer: one transaction (one fsync) with the messages, webhook
+      // records and other sessions' states queued meanwhile, and no wait for the write lock.
+      auto job = std::make_shared<Pending>(Pending{std::move(batch), std::move(waiter)});
+      {
+        std::lock_guard lock(mu_);
+        ++outstanding_;
+      }
+      writer->Submit(
+          [job](sqlite3* db) -> base::Result<void> {
+            Writer w(db);
+            return w.Apply(job->batch);
+          },
+          [this, job](boost::system::error_code ec) {
+            if (ec) {
+              spdlog::warn("store: state commit of session {} failed: {}", job->batch.session_id, ec.message());
+              ++failed_;
+            } else {
+              ++transactions_;
+            }
+            job->waiter->Complete(ec ? base::Result<void>(boost::system::in_place_error, ec) : base::Result<void>());
+            std::lock_guard lock(mu_);
+            if (--outstanding_ == 0) idle_.notify_all();
+          });
+      return;
+    }
     std::lock_guard lock(mu_);
     queue_.push_back(Pending{std::move(batch), std::move(waiter)});
     if (!flushing_) {
@@ -662,6 +688,7 @@ class SessionStates::Committer {
   std::condition_variable idle_;
   std::vector<Pending> queue_;
   bool flushing_ = false;
+  std::size_t outstanding_ = 0;  // batches handed to the store's GroupWriter, not finished
   std::atomic<std::uint64_t> transactions_{0};
   std::atomic<std::uint64_t> failed_{0};
 };

@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "gateway/store/sqlite/message_store.h"
 #include "gateway/store/sqlite/session_state_test_util.h"
 #include "wa/client/errors.h"
 #include "wa/signal/protocol.h"
@@ -647,6 +649,52 @@ TEST_F(StateTest, WritesDuringACommitStayPendingForTheNext) {
   s.reset();
   Reopen();
   EXPECT_EQ(*Open("s1")->LoadSession(Addr("a")), Record("2"));
+}
+
+TEST_F(StateTest, WithAGroupWriterCommitsShareItsTransactions) {
+  // The gateway's arrangement: the message store's writer commits the session states too.
+  std::optional<SqliteMessageStore> writer;
+  writer.emplace(*store_);
+  store_->SetGroupWriter(&*writer);
+  constexpr int kSessions = 30;
+  std::vector<std::unique_ptr<SessionState>> states;
+  for (int i = 0; i < kSessions; ++i) {
+    states.push_back(Open("s" + std::to_string(i)));
+    ASSERT_TRUE(states.back()->StoreSession(Addr("100"), Record("v" + std::to_string(i))));
+  }
+  // One that cannot be written fails alone.
+  ASSERT_EQ(Exec("CREATE TRIGGER refuse BEFORE INSERT ON wa_signal_sessions"
+                 " WHEN NEW.session_id = 's3' BEGIN SELECT RAISE(ABORT, 'refused'); END"),
+            "");
+  const SessionStateStats before = states_->stats();
+  int done = 0, failed = 0;
+  for (auto& s : states) {
+    asio::co_spawn(ioc_, s->Commit(), [&](std::exception_ptr e, base::Result<void> r) {
+      EXPECT_FALSE(e);
+      ++(r ? done : failed);
+    });
+  }
+  ioc_.restart();
+  ioc_.run();
+  EXPECT_EQ(done, kSessions - 1);
+  EXPECT_EQ(failed, 1);
+  EXPECT_TRUE(states[3]->has_uncommitted());
+  EXPECT_GE(writer->largest_batch(), 2u);  // commits queued meanwhile joined one transaction
+  const SessionStateStats after = states_->stats();
+  EXPECT_EQ(after.transactions - before.transactions, static_cast<std::uint64_t>(kSessions - 1));
+  EXPECT_EQ(after.failed_transactions - before.failed_transactions, 1u);
+  ASSERT_EQ(Exec("DROP TRIGGER refuse"), "");
+  ASSERT_TRUE(Commit(*states[3]));
+  // Once the writer is gone (unset first, as the gateway does), commits run on their own again.
+  store_->SetGroupWriter(nullptr);
+  writer.reset();
+  ASSERT_TRUE(states[0]->StoreSession(Addr("100"), Record("later")));
+  ASSERT_TRUE(Commit(*states[0]));
+  states.clear();
+  Reopen();
+  EXPECT_EQ(Query("SELECT count(*) FROM wa_signal_sessions"), kSessions);
+  EXPECT_EQ(*Open("s3")->LoadSession(Addr("100")), Record("v3"));
+  EXPECT_EQ(*Open("s0")->LoadSession(Addr("100")), Record("later"));
 }
 
 }  // namespace

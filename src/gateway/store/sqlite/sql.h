@@ -24,12 +24,39 @@ inline boost::system::error_code ErrorOf(sqlite3* db) {
   return make_error_code(Classify(sqlite3_extended_errcode(db)));
 }
 
+// Prepared statements kept per connection, so that a statement run again on the same
+// connection is not parsed and planned again (preparing was a quarter of the gateway's CPU under
+// load). The store registers the connections it pools; Stmt takes from and returns to the
+// cache of a registered connection and prepares as usual on any other.
+class StatementCache;
+void RegisterStatementCache(sqlite3* db);
+// Finalizes the connection's cached statements: before it closes.
+void DropStatementCache(sqlite3* db);
+// The cache of `db`, or null when it is not registered.
+StatementCache* StatementCacheOf(sqlite3* db);
+// A cached statement for exactly `sql` (reset, no bindings), or null.
+sqlite3_stmt* TakeCached(StatementCache* cache, const char* sql);
+// Keeps `s` for the next use of its SQL text; false when the cache does not take it (full, or
+// one is already kept), and the caller finalizes it.
+bool KeepCached(StatementCache* cache, sqlite3_stmt* s);
+
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) {
+  Stmt(sqlite3* db, const char* sql) : cache_(StatementCacheOf(db)) {
+    if (cache_ && (s_ = TakeCached(cache_, sql))) {
+      rc_ = prepared_ = SQLITE_OK;
+      return;
+    }
     rc_ = prepared_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr);
   }
-  ~Stmt() { sqlite3_finalize(s_); }
+  ~Stmt() {
+    if (s_ && cache_) {
+      sqlite3_reset(s_);
+      sqlite3_clear_bindings(s_);
+      if (KeepCached(cache_, s_)) return;
+    }
+    sqlite3_finalize(s_);
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
   // Whether it prepared; stays true after steps (a statement is reused after Reset).
@@ -69,6 +96,7 @@ class Stmt {
   }
 
  private:
+  StatementCache* cache_;
   sqlite3_stmt* s_ = nullptr;
   int prepared_;
   int rc_;

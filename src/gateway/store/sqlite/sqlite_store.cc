@@ -119,7 +119,10 @@ class SqliteStore::Connections {
   Connections(std::filesystem::path path, Checkpointer* checkpointer)
       : path_(std::move(path)), checkpointer_(checkpointer) {}
   ~Connections() {
-    for (auto* db : free_) sqlite3_close_v2(db);
+    for (auto* db : free_) {
+      DropStatementCache(db);
+      sqlite3_close_v2(db);
+    }
   }
 
   // Opens a configured connection; on failure returns null and explains in *err.
@@ -145,6 +148,7 @@ class SqliteStore::Connections {
       sqlite3_close_v2(db);
       return nullptr;
     }
+    RegisterStatementCache(db);
     return db;
   }
 

@@ -4,6 +4,7 @@
 // (see Checkpointer in the .cc), never inside a writer's commit.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -16,6 +17,21 @@
 struct sqlite3;
 
 namespace gateway::store::sqlite {
+
+// A thread that commits writes of other threads in shared transactions: whatever queued while
+// one commit ran goes into the next, so they share one fsync and never wait for the write lock
+// behind each other. The message store's writer is the gateway's (message_store.h); the session
+// states and the webhook records hand it their writes when it is set (SqliteStore::SetGroupWriter).
+class GroupWriter {
+ public:
+  virtual ~GroupWriter() = default;
+  // `apply` runs inside the next transaction on the writer's thread (no BEGIN/COMMIT of its own);
+  // `finish` gets the outcome once that transaction committed or failed (a failed batch is
+  // retried one job per transaction, so one job's failure is its own).
+  using WriteFn = std::function<base::Result<void>(sqlite3*)>;
+  using DoneFn = std::function<void(boost::system::error_code)>;
+  virtual void Submit(WriteFn apply, DoneFn finish) = 0;
+};
 
 struct Options {
   std::filesystem::path path;
@@ -48,6 +64,11 @@ class SqliteStore final : public Store {
   base::Result<void> WithConnection(const std::function<base::Result<void>(sqlite3*)>& fn);
   base::BlockingPool& pool() { return pool_; }
 
+  // The writer that takes other repositories' high-rate writes (session state commits, webhook
+  // attempt records); null (the default, and after its owner is gone) means each commits alone.
+  void SetGroupWriter(GroupWriter* writer) { group_writer_.store(writer); }
+  GroupWriter* group_writer() const { return group_writer_.load(); }
+
   // WAL checkpoints run so far by the checkpoint thread (tests).
   std::uint64_t checkpoints() const;
 
@@ -62,6 +83,7 @@ class SqliteStore final : public Store {
   base::BlockingPool pool_;
   std::string instance_id_;
   MigrationState migrations_;
+  std::atomic<GroupWriter*> group_writer_{nullptr};
 };
 
 }  // namespace gateway::store::sqlite

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <thread>
 
+#include "gateway/store/sqlite/sql.h"
+
 namespace gateway::store::sqlite {
 namespace {
 
@@ -98,6 +100,70 @@ TEST_F(SqliteStoreTest, CheckpointsRunOnTheirOwnThreadNotInTheCommit) {
   EXPECT_GT(std::filesystem::file_size(db()), 10u << 20);
   // The rows are all there, read through another connection.
   EXPECT_EQ(Pragma(db(), "SELECT count(*) FROM blobs"), "3000");
+}
+
+TEST_F(SqliteStoreTest, PooledConnectionsKeepTheirPreparedStatements) {
+  auto s = OpenMigrated();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->WithConnection([](sqlite3* db) -> base::Result<void> {
+    const char* sql = "SELECT count(*) FROM meta WHERE key = ?";
+    sqlite3_stmt* first = nullptr;
+    sqlite3_stmt* second = nullptr;
+    {
+      Stmt a(db, sql);
+      EXPECT_TRUE(a.ok());
+      a.Bind(1, "instance_id");
+      EXPECT_EQ(a.Step(), SQLITE_ROW);
+      EXPECT_EQ(a.Int(0), 1);
+      first = a.get();
+    }
+    {
+      // Used again: the kept statement, reset and without the old binding.
+      Stmt again(db, sql);
+      EXPECT_EQ(again.get(), first);
+      EXPECT_EQ(again.Step(), SQLITE_ROW);
+      EXPECT_EQ(again.Int(0), 0);  // NULL key: no row matches
+      {
+        // The same text while that one is in use: a statement of its own, kept when done.
+        Stmt b(db, sql);
+        EXPECT_TRUE(b.ok());
+        second = b.get();
+        EXPECT_NE(second, first);
+      }
+      // `again` finds the place taken when it is done, and is finalized.
+    }
+    {
+      Stmt third(db, sql);
+      EXPECT_EQ(third.get(), second);
+    }
+    // Text that differs only in a literal is another statement; a bad one is not kept.
+    {
+      Stmt other(db, "SELECT count(*) FROM meta WHERE key = 'x'");
+      EXPECT_NE(other.get(), second);
+      Stmt bad(db, "SELECT nonsense FROM");
+      EXPECT_FALSE(bad.ok());
+    }
+    // Bounded: statements built with ever new text stop being kept; each still works.
+    for (int i = 0; i < 400; ++i) {
+      std::string text = "SELECT " + std::to_string(i);
+      Stmt one(db, text.c_str());
+      EXPECT_EQ(one.Step(), SQLITE_ROW);
+      EXPECT_EQ(one.Int(0), i);
+    }
+    return {};
+  }));
+  // A connection the store did not open prepares as before.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db().c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* seen = nullptr;
+  {
+    Stmt a(raw, "SELECT 1");
+    seen = a.get();
+    EXPECT_EQ(a.Step(), SQLITE_ROW);
+  }
+  EXPECT_EQ(sqlite3_next_stmt(raw, nullptr), nullptr);  // finalized, not kept
+  (void)seen;
+  sqlite3_close(raw);
 }
 
 TEST_F(SqliteStoreTest, CheckRunsOnThePoolAndReportsState) {

@@ -547,13 +547,23 @@ asio::awaitable<base::Result<WebhookAttemptRecorded>> SqliteWebhookStore::Record
 
 asio::awaitable<base::Result<std::vector<WebhookAttemptRecorded>>> SqliteWebhookStore::RecordAttempts(
     std::vector<WebhookAttemptOutcome> outcomes) {
-  auto fn = [os = std::move(outcomes), master = master_key_](sqlite3* db)
+  auto record = [os = std::move(outcomes), master = master_key_](sqlite3* db)
       -> base::Result<std::vector<WebhookAttemptRecorded>> {
     std::vector<WebhookAttemptRecorded> out(os.size());
+    for (std::size_t i = 0; i < os.size(); ++i) {
+      if (auto one = RecordOne(db, master, os[i], out[i]); !one) return one.error();
+    }
+    return out;
+  };
+  if (GroupWriter* writer = store_.group_writer()) {
+    // With the messages' commit (one fsync for both, no wait for the write lock).
+    co_return co_await OnWriter<std::vector<WebhookAttemptRecorded>>(*writer, std::move(record));
+  }
+  auto fn = [record = std::move(record)](sqlite3* db) -> base::Result<std::vector<WebhookAttemptRecorded>> {
+    base::Result<std::vector<WebhookAttemptRecorded>> out;
     auto done = InTransaction(db, [&]() -> base::Result<void> {
-      for (std::size_t i = 0; i < os.size(); ++i) {
-        if (auto one = RecordOne(db, master, os[i], out[i]); !one) return one;
-      }
+      out = record(db);
+      if (!out) return out.error();
       return {};
     });
     if (!done) return done.error();
