@@ -424,9 +424,9 @@ TEST_F(MessagingTest, MessagesWaitingTogetherShareOneCommitAndKeepTheirOrder) {
   for (int i = 0; i < kBurst; ++i) EXPECT_EQ(messages[static_cast<std::size_t>(i)].id, ids[static_cast<std::size_t>(i)]) << i;
   EXPECT_GT(most_at_once->load(), 1);
   EXPECT_LT(device_->state.commits() - commits_before, static_cast<std::uint64_t>(kBurst));
-  // Every one was acknowledged: a new connection brings none of them again.
+  // Dropped at once, likely before some receipts left (they wait for the commit): the server
+  // delivers those again on the next connection, and none reaches the owner twice.
   c->DropConnectionForTesting();
-  ASSERT_TRUE(events.WaitCount<client::Connected>(2, 20s)) << events.Log();
   std::string marker = PhoneSends(peer_, phone_, "after");
   ASSERT_TRUE(events.WaitCount<client::Message>(kBurst + 1, 20s)) << events.Log();
   std::this_thread::sleep_for(300ms);
