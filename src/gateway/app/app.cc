@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "base/bytes.h"
@@ -411,14 +412,40 @@ int Serve(const config::Config& config) {
   // The fan-out also runs in the message store's group commit: a received message's deliveries
   // commit with it, ready to send (the worker's own fan-out takes every other event). It holds
   // a copy of the key: the writer thread may outlive webhook_rows by a batch at exit.
-  message_rows.SetTransactionHook([key = master_key, batch = webhook_options.fanout_batch](sqlite3* db)
-                                      -> base::Result<void> {
-    auto fanned = store::sqlite::FanOutInTransaction(db, key, batch, base::UnixMs());
+  // Once committed, the deliveries it made go straight to the webhook worker (Offer), which
+  // then need not read them back; the worker is set in `offers` once it exists and unset before
+  // it is gone (the writer thread outlives it).
+  struct OfferSink {
+    std::mutex mu;
+    webhooks::Service* worker = nullptr;
+  };
+  auto offers = std::make_shared<OfferSink>();
+  using AfterCommit = store::sqlite::SqliteMessageStore::AfterCommit;
+  message_rows.SetTransactionHook([key = master_key, batch = webhook_options.fanout_batch, offers](sqlite3* db)
+                                      -> base::Result<AfterCommit> {
+    auto made = std::make_shared<std::vector<store::DueWebhookDelivery>>();
+    auto fanned = store::sqlite::FanOutInTransaction(db, key, batch, base::UnixMs(), made.get());
     if (!fanned) return fanned.error();
-    return {};
+    if (fanned->events == 0) return AfterCommit();
+    return AfterCommit([offers, made, cursor = fanned->cursor] {
+      std::lock_guard lock(offers->mu);
+      if (offers->worker) offers->worker->Offer(std::move(*made), cursor);
+    });
   });
   webhooks::Service hooks(ioc, webhook_rows, session_rows, std::move(webhook_options));
-  int hooks_token = bus.Subscribe([&hooks](const store::EventRow&) { hooks.Wake(); });
+  {
+    std::lock_guard lock(offers->mu);
+    offers->worker = &hooks;
+  }
+  struct UnsetOffers {
+    std::shared_ptr<OfferSink> sink;
+    ~UnsetOffers() {
+      std::lock_guard lock(sink->mu);
+      sink->worker = nullptr;
+    }
+  } unset_offers{offers};
+  // Events the writer fanned out were offered already: a wake-up only for the others.
+  int hooks_token = bus.Subscribe([&hooks](const store::EventRow& e) { hooks.WakeFor(e.seq); });
   hooks.Start();
   if (notifier) notifier->Start();
   http::Server server(ioc, std::move(*acceptor),

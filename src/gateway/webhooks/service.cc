@@ -270,8 +270,46 @@ void Service::Wake() {
   if (wake_posted_.exchange(true)) return;
   asio::post(strand_, [this] {
     wake_posted_.store(false);
-    wake_requested_ = true;
-    timer_.cancel();
+    WakeNow();
+  });
+}
+
+void Service::WakeNow() {
+  wake_requested_ = true;
+  timer_.cancel();
+}
+
+void Service::WakeFor(std::int64_t event_seq) {
+  asio::post(strand_, [this, event_seq] {
+    if (event_seq > offered_seq_) WakeNow();
+  });
+}
+
+void Service::Offer(std::vector<store::DueWebhookDelivery> made, std::int64_t fanned_to_seq) {
+  asio::post(strand_, [this, made = std::move(made), fanned_to_seq]() mutable {
+    if (stopping_ || !running_) return;
+    offered_seq_ = std::max(offered_seq_, fanned_to_seq);
+    static const std::set<std::string> kNone;
+    for (auto& due : made) {
+      const auto& d = due.delivery;
+      std::string lane = d.endpoint_id + "\n" + d.session_id;
+      if (due.endpoint.disabled) {
+        clean_lanes_.erase(lane);  // it waits for the endpoint's re-enabling
+        continue;
+      }
+      if (busy_lanes_.count(lane)) {
+        // The lane's read-ahead may have looked before this committed: the pump looks after it.
+        offered_while_busy_.insert(lane);
+        clean_lanes_.erase(lane);
+        continue;
+      }
+      bool capped = false;
+      if (!clean_lanes_.count(lane) || !TryStart(due, kNone, &capped)) {
+        needs_pump_ = true;
+        if (capped) contended_.insert(d.endpoint_id);
+      }
+    }
+    if (needs_pump_) WakeNow();
   });
 }
 
@@ -318,34 +356,51 @@ asio::awaitable<std::int64_t> Service::PumpOnce() {
   }
   if (!recorded_meanwhile.empty()) wake_requested_ = true;  // what they unblocked is read next
   contended_.clear();
+  needs_pump_ = false;  // everything due is looked at now
   for (auto& due : batch->due) {
     if (stopping_) break;
-    if (static_cast<int>(in_flight_.size()) >= options_.max_in_flight) break;
-    const auto& d = due.delivery;
-    if (in_flight_.count(d.id) || unrecorded_.count(d.id) || recorded_meanwhile.count(d.id)) continue;
-    std::string lane = d.endpoint_id + "\n" + d.session_id;
-    if (d.ordered && busy_lanes_.count(lane)) continue;
-    int& running = per_endpoint_[d.endpoint_id];
-    if (running >= options_.per_endpoint_concurrency) {
-      contended_.insert(d.endpoint_id);
-      continue;
+    bool capped = false;
+    if (!TryStart(due, recorded_meanwhile, &capped) && capped) {
+      contended_.insert(due.delivery.endpoint_id);
+      needs_pump_ = true;  // when an attempt ends, the pump looks again
     }
-    ++running;
-    in_flight_.insert(d.id);
-    if (d.ordered) busy_lanes_.insert(lane);
-    std::uint64_t token = next_token_++;
-    auto& signal = cancels_[token];
-    signal = std::make_unique<asio::cancellation_signal>();
-    auto copy = due;
-    asio::co_spawn(strand_, Attempt(std::move(due)),
-                   asio::bind_cancellation_slot(signal->slot(), [this, copy = std::move(copy), token](std::exception_ptr e) {
-                     if (e && !stopping_) {
-                       spdlog::error("webhooks: delivery {} failed: {}", copy.delivery.id, base::ExceptionText(e));
-                     }
-                     Finished(copy, token);
-                   }));
   }
   co_return batch->next_due_ms;
+}
+
+bool Service::TryStart(store::DueWebhookDelivery& due, const std::set<std::string>& recorded_meanwhile,
+                       bool* capped) {
+  const auto& d = due.delivery;
+  if (static_cast<int>(in_flight_.size()) >= options_.max_in_flight) {
+    *capped = true;
+    return false;
+  }
+  if (in_flight_.count(d.id) || unrecorded_.count(d.id) || recorded_meanwhile.count(d.id)) return false;
+  std::string lane = d.endpoint_id + "\n" + d.session_id;
+  if (d.ordered && busy_lanes_.count(lane)) return false;
+  int& running = per_endpoint_[d.endpoint_id];
+  if (running >= options_.per_endpoint_concurrency) {
+    *capped = true;
+    return false;
+  }
+  ++running;
+  in_flight_.insert(d.id);
+  if (d.ordered) {
+    busy_lanes_.insert(lane);
+    clean_lanes_.erase(lane);  // until this run ends well
+  }
+  std::uint64_t token = next_token_++;
+  auto& signal = cancels_[token];
+  signal = std::make_unique<asio::cancellation_signal>();
+  auto copy = due;
+  asio::co_spawn(strand_, Attempt(std::move(due)),
+                 asio::bind_cancellation_slot(signal->slot(), [this, copy = std::move(copy), token](std::exception_ptr e) {
+                   if (e && !stopping_) {
+                     spdlog::error("webhooks: delivery {} failed: {}", copy.delivery.id, base::ExceptionText(e));
+                   }
+                   Finished(copy, token);
+                 }));
+  return true;
 }
 
 void Service::Finished(const store::DueWebhookDelivery& due, std::uint64_t token) {
@@ -356,10 +411,15 @@ void Service::Finished(const store::DueWebhookDelivery& due, std::uint64_t token
     per_endpoint_.erase(it);
   }
   cancels_.erase(token);
-  if (!stopping_) {
-    wake_requested_ = true;
-    timer_.cancel();
+  if (d.ordered) {
+    std::string lane = d.endpoint_id + "\n" + d.session_id;
+    if (offered_while_busy_.erase(lane)) {
+      clean_lanes_.erase(lane);
+      needs_pump_ = true;
+    }
   }
+  // A lane that ended clean and nothing left waiting: no need to read the due deliveries again.
+  if (!stopping_ && needs_pump_) WakeNow();
 }
 
 asio::awaitable<void> Service::Attempt(store::DueWebhookDelivery due) {
@@ -416,14 +476,29 @@ asio::awaitable<void> Service::Attempt(store::DueWebhookDelivery due) {
     // record waits for the next group commit. Until that commit the delivery is still open in
     // the store, so the pump skips it (unrecorded_); a crash before it means one more delivery
     // of an event the receiver has (at least once, deduplicated on webhook-id), never a loss.
-    if (!ok || !d.ordered || run >= kMaxLaneRun) co_return;
-    if (run >= kContendedLaneRun && contended_.count(e.id)) co_return;
+    if (!d.ordered) co_return;
+    // Ends of an ordered run: the pump looks at the lane again unless it ended clean (its last
+    // delivery succeeded and nothing more was open).
+    if (!ok || run >= kMaxLaneRun || (run >= kContendedLaneRun && contended_.count(e.id))) {
+      needs_pump_ = true;
+      co_return;
+    }
     if (lane.empty()) {
       auto next = co_await store_.LaneDeliveries(e.id, d.session_id, d.event_seq, Now(), 64);
-      if (!next || stopping_) co_return;
+      if (!next || stopping_) {
+        needs_pump_ = true;
+        co_return;
+      }
       lane.assign(next->begin(), next->end());
     }
-    if (lane.empty() || lane.front().next_attempt_ms > Now()) co_return;
+    if (lane.empty()) {
+      clean_lanes_.insert(e.id + "\n" + d.session_id);
+      co_return;
+    }
+    if (lane.front().next_attempt_ms > Now()) {
+      needs_pump_ = true;
+      co_return;
+    }
     d = std::move(lane.front());
     lane.pop_front();
   }
@@ -462,10 +537,9 @@ asio::awaitable<void> Service::RecordLoop() {
         if (options_.on_disabled) options_.on_disabled(r.endpoint);
       }
     }
-    if (!stopping_) {
-      wake_requested_ = true;
-      timer_.cancel();
-    }
+    bool all_delivered = true;
+    for (const auto& o : batch) all_delivered = all_delivered && o.new_state == "delivered";
+    if (!stopping_ && (needs_pump_ || !all_delivered || !recorded)) WakeNow();
   }
 }
 

@@ -126,6 +126,14 @@ class Service {
   // Worker. Wake is safe from any thread (the bus listener); it only posts to the strand.
   void Start();
   void Wake();
+  // For an event just published: a wake-up unless the message writer's fan-out already handed
+  // that event's deliveries over (Offer).
+  void WakeFor(std::int64_t event_seq);
+  // Deliveries the message writer's fan-out just committed, with the last event seq it covered.
+  // Each starts at once when its lane is idle and known to hold nothing older (a lane's first
+  // delivery after a start, a failure or a hand-over goes through the pump instead, which reads
+  // the lane heads). Safe from any thread.
+  void Offer(std::vector<store::DueWebhookDelivery> made, std::int64_t fanned_to_seq);
   // Stops the worker: in-flight attempts are cancelled and left open (sent again after a
   // restart; receivers deduplicate on webhook-id). Waits up to `timeout`.
   boost::asio::awaitable<void> Shutdown(std::chrono::milliseconds timeout);
@@ -137,6 +145,10 @@ class Service {
   boost::asio::awaitable<void> Run();
   boost::asio::awaitable<std::int64_t> PumpOnce();
   boost::asio::awaitable<void> Attempt(store::DueWebhookDelivery due);
+  // Starts an attempt unless the delivery is in flight, awaits its record, or its lane or
+  // endpoint is at its limit; false when it did not start (`capped`: because of a limit).
+  bool TryStart(store::DueWebhookDelivery& due, const std::set<std::string>& recorded_meanwhile, bool* capped);
+  void WakeNow();
   void Finished(const store::DueWebhookDelivery& due, std::uint64_t token);
   // Attempts' records go through one queue and are committed in batches (RecordLoop).
   void QueueRecord(store::WebhookAttemptOutcome outcome);
@@ -170,6 +182,13 @@ class Service {
   // Endpoints whose other lanes had due deliveries the last pump could not start (the endpoint
   // was at its concurrency limit): their running lanes hand over after the current delivery.
   std::set<std::string> contended_;
+  // Lanes whose last attempt succeeded and whose read-ahead found nothing more: an offered
+  // delivery of such a lane is its head. Lanes that got an offer while sending are noted in
+  // offered_while_busy_ and go through the pump when their run ends.
+  std::set<std::string> clean_lanes_;
+  std::set<std::string> offered_while_busy_;
+  std::int64_t offered_seq_ = 0;  // events up to here were fanned out by the writer and offered
+  bool needs_pump_ = false;       // something due was left for the pump
   std::set<std::string> unrecorded_;             // delivery ids whose attempt awaits its commit
   bool reading_due_ = false;                     // a DueDeliveries read is running
   std::set<std::string> recorded_during_read_;   // delivery ids recorded meanwhile (stale in it)

@@ -337,18 +337,23 @@ base::Result<EnqueueOutcome> EnqueueOne(Statements& st, const EnqueueItem& item)
   return out;
 }
 
-// The batch's hook inside a savepoint: its failure undoes only its own writes.
-void RunHook(sqlite3* db, const SqliteMessageStore::TransactionHook& hook) {
+// The batch's hook inside a savepoint: its failure undoes only its own writes. Returns what is
+// to run once the transaction commits.
+SqliteMessageStore::AfterCommit RunHook(sqlite3* db, const SqliteMessageStore::TransactionHook& hook) {
   std::string err;
   if (!Exec(db, "SAVEPOINT in_transaction", &err)) {
     spdlog::warn("message store: savepoint failed: {}", err);
-    return;
+    return nullptr;
   }
+  SqliteMessageStore::AfterCommit after;
   if (auto ran = hook(db); !ran) {
     spdlog::warn("message store: the in-transaction hook failed (left to its owner): {}", ran.error().message());
     Exec(db, "ROLLBACK TO in_transaction", nullptr);
+  } else {
+    after = std::move(*ran);
   }
   Exec(db, "RELEASE in_transaction", nullptr);
+  return after;
 }
 
 }  // namespace
@@ -404,14 +409,16 @@ bool SqliteMessageStore::NextBatch(std::vector<Job>& batch, TransactionHook& hoo
 
 void SqliteMessageStore::RunBatch(sqlite3* db, Statements& st, std::vector<Job>& batch,
                                   const TransactionHook& hook) {
+  AfterCommit after;
   auto together = InTransaction(db, [&]() -> base::Result<void> {
     for (auto& job : batch) {
       if (auto applied = job.apply(st.db()); !applied) return applied;
     }
-    if (hook) RunHook(db, hook);
+    if (hook) after = RunHook(db, hook);
     return {};
   });
   if (together) {
+    if (after) after();
     for (auto& job : batch) job.finish({});
     return;
   }

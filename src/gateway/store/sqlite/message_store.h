@@ -70,7 +70,10 @@ class SqliteMessageStore final : public MessageStore, public GroupWriter {
   // fan-out: delivery rows commit with the events they are made for). When it fails, what it
   // wrote is rolled back and the batch commits without it (its work is left to its owner's own
   // path). Set it before the first write.
-  using TransactionHook = std::function<base::Result<void>(sqlite3*)>;
+  // What it returns (may be empty) runs on the writer thread once that transaction committed,
+  // never after a rollback.
+  using AfterCommit = std::function<void()>;
+  using TransactionHook = std::function<base::Result<AfterCommit>(sqlite3*)>;
   void SetTransactionHook(TransactionHook hook);
 
   class Statements;

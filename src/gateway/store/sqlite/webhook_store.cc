@@ -319,7 +319,7 @@ base::Result<std::int64_t> ReadFanOutCursor(sqlite3* db) {
 }  // namespace
 
 base::Result<WebhookFanOut> FanOutInTransaction(sqlite3* db, const base::Bytes& master, int limit,
-                                                std::int64_t now_ms) {
+                                                std::int64_t now_ms, std::vector<DueWebhookDelivery>* made_out) {
   WebhookFanOut out;
   auto start = ReadFanOutCursor(db);
   if (!start) return start.error();
@@ -359,7 +359,8 @@ base::Result<WebhookFanOut> FanOutInTransaction(sqlite3* db, const base::Bytes& 
     int made = 0;
     for (const auto* endpoint : recipients) {
       ins.Reset();
-      ins.Bind(1, NewId("dlv_"));
+      std::string delivery_id = NewId("dlv_");
+      ins.Bind(1, delivery_id);
       ins.Bind(2, endpoint->id);
       ins.Bind(3, e.account_id);
       ins.Bind(4, e.session_id);
@@ -369,7 +370,25 @@ base::Result<WebhookFanOut> FanOutInTransaction(sqlite3* db, const base::Bytes& 
       ins.Bind(8, body);
       for (int i : {9, 10, 11, 12}) ins.Bind(i, static_cast<long long>(now_ms));
       if (ins.Step() != SQLITE_DONE) return ErrorOf(db);
-      made += sqlite3_changes(db);
+      int inserted = sqlite3_changes(db);
+      made += inserted;
+      if (made_out && inserted > 0) {
+        DueWebhookDelivery due;
+        WebhookDeliveryRow& d = due.delivery;
+        d.id = std::move(delivery_id);
+        d.endpoint_id = endpoint->id;
+        d.account_id = e.account_id;
+        d.session_id = e.session_id;
+        d.event_seq = e.seq;
+        d.event_id = e.id;
+        d.event_type = e.type;
+        d.body = body;
+        d.state = "pending";
+        d.ordered = true;
+        d.window_start_ms = d.next_attempt_ms = d.created_ms = d.updated_ms = now_ms;
+        due.endpoint = *endpoint;
+        made_out->push_back(std::move(due));
+      }
     }
     bool message = e.type == "message.received";
     if (auto added = AddStats(db, e.account_id, e.session_id, 1, message ? 1 : 0, made, 0, 0); !added) {

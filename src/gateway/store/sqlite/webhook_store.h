@@ -12,9 +12,12 @@ namespace gateway::store::sqlite {
 // The fan-out (WebhookStore::FanOut) inside a write transaction the caller holds: delivery rows
 // for up to `limit` events after the persisted cursor, and the cursor moved, so they commit or
 // roll back together. The message store's writer runs it in its group commit, so the events it
-// appends are ready to send when they commit, without a second commit on the way.
+// appends are ready to send when they commit, without a second commit on the way. With `made`,
+// each delivery row it inserted is also appended there with its endpoint (what sending needs),
+// for the caller to hand to the webhook worker once the transaction committed.
 base::Result<WebhookFanOut> FanOutInTransaction(sqlite3* db, const base::Bytes& master, int limit,
-                                                std::int64_t now_ms);
+                                                std::int64_t now_ms,
+                                                std::vector<DueWebhookDelivery>* made = nullptr);
 
 class SqliteWebhookStore final : public WebhookStore {
  public:

@@ -260,11 +260,15 @@ TEST_F(WebhookStoreTest, TheMessageWritersHookCommitsDeliveriesWithTheirEvents) 
   Append("acc_1", "ses_1", "session.status");  // another writer's event, before: fanned out with them
   SqliteMessageStore messages(*store_);
   bool fail = false;
-  messages.SetTransactionHook([this, &fail](sqlite3* db) -> base::Result<void> {
-    auto fanned = FanOutInTransaction(db, hooks_->master_key(), 100, 1000);
+  std::vector<DueWebhookDelivery> handed;  // what the after-commit step got (the worker, in wagate)
+  messages.SetTransactionHook([this, &fail, &handed](sqlite3* db) -> base::Result<SqliteMessageStore::AfterCommit> {
+    auto made = std::make_shared<std::vector<DueWebhookDelivery>>();
+    auto fanned = FanOutInTransaction(db, hooks_->master_key(), 100, 1000, made.get());
     if (!fanned) return fanned.error();
     if (fail) return make_error_code(Errc::kIo);  // after writing: must be undone
-    return {};
+    return SqliteMessageStore::AfterCommit([made, &handed] {
+      for (auto& d : *made) handed.push_back(std::move(d));
+    });
   });
   auto received = [&](std::string id) {
     MessageRow in{.id = id, .account_id = "acc_1", .session_id = "ses_1", .direction = "in", .wa_id = "W" + id,
@@ -281,6 +285,16 @@ TEST_F(WebhookStoreTest, TheMessageWritersHookCommitsDeliveriesWithTheirEvents) 
   ASSERT_TRUE(due);
   ASSERT_EQ(due->due.size(), 1u);
   EXPECT_EQ(due->due[0].delivery.event_id, first.id);
+  // Handed over once committed, as the worker would read it (the session.status event has no
+  // subscriber here, so no delivery).
+  ASSERT_EQ(handed.size(), 1u);
+  EXPECT_EQ(handed[0].delivery.id, due->due[0].delivery.id);
+  EXPECT_EQ(handed[0].delivery.body, due->due[0].delivery.body);
+  EXPECT_EQ(handed[0].delivery.event_seq, due->due[0].delivery.event_seq);
+  EXPECT_EQ(handed[0].delivery.state, "pending");
+  EXPECT_TRUE(handed[0].delivery.ordered);
+  EXPECT_EQ(handed[0].endpoint.id, "whk_a");
+  EXPECT_EQ(handed[0].endpoint.secret, due->due[0].endpoint.secret);
   EXPECT_EQ(RunTask(ioc_, hooks_->FanOut(100, 2000))->events, 0);
   EXPECT_EQ(RunTask(ioc_, hooks_->SessionStats("acc_1", "ses_1"))->events, 2);
 
@@ -290,6 +304,7 @@ TEST_F(WebhookStoreTest, TheMessageWritersHookCommitsDeliveriesWithTheirEvents) 
   EventRow second = received("msg_2");
   EXPECT_TRUE(RunTask(ioc_, messages.GetMessage("acc_1", "ses_1", "msg_2"))->has_value());
   EXPECT_EQ(RunTask(ioc_, hooks_->SessionStats("acc_1", "ses_1"))->deliveries, 1);
+  EXPECT_EQ(handed.size(), 1u);  // nothing handed over from a rolled-back hook
   auto caught_up = RunTask(ioc_, hooks_->FanOut(100, 2000));
   EXPECT_EQ(caught_up->events, 1);
   EXPECT_EQ(caught_up->deliveries, 1);
