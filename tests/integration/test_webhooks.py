@@ -74,10 +74,10 @@ class WebhooksTest(TempDirTest):
         self.receiver = Receiver(self.sink_dir)
         self.addCleanup(lambda: self.receiver.stop())
 
-    def start_gateway(self, *args, allow=True):
+    def start_gateway(self, *args, allow=True, poll_ms=50):
         extra = ["--set", "webhooks.allow_private=127.0.0.0/8"] if allow else []
         w = Wagate(os.path.join(self.tmp, "data"), "--set", "plans.starter.requests_per_minute=100000",
-                   "--set", "webhooks.poll_interval_ms=50", "--set", "webhooks.retry_first_delay_ms=100",
+                   "--set", f"webhooks.poll_interval_ms={poll_ms}", "--set", "webhooks.retry_first_delay_ms=100",
                    "--set", "webhooks.retry_max_delay_ms=400", *extra, *args)
         self.addCleanup(w.stop)
         self.db = os.path.join(self.tmp, "data", "wagate.db")
@@ -201,6 +201,70 @@ class WebhooksTest(TempDirTest):
         wait_for(lambda: set(ids_own) <= {r["id"] for r in self.sink.records("own")}, timeout=20, what="own")
         wait_for(lambda: set(ids_wide) <= {r["id"] for r in self.sink.records("a")}, timeout=20, what="wide")
         self.assertFalse(set(ids_own) & {r["id"] for r in self.sink.records("a")})
+
+    def test_writer_fanned_deliveries_go_out_in_order_without_polling(self):
+        # Sends through the API: each 202's message.status event is fanned out in the message
+        # writer's commit and handed to the worker at once. The poll is a minute away and the
+        # endpoint takes one request at a time, so lanes that wait for each other, offers that
+        # meet a busy lane, and a receiver outage must all be resolved without it.
+        w, api = self.start_gateway("--set", "whatsapp.url=ws://127.0.0.1:9/ws/chat",
+                                    "--set", "webhooks.concurrency=1", "--set", "plans.starter.sessions=3",
+                                    poll_ms=60000)
+        acc, key = api.account_with_key("offers@example.com")
+        key = key["secret"]
+        self.create(api, key, "o", events=["message.status"])
+        sessions = []
+        for i in range(3):
+            status, _, session = api.call("POST", "/v1/sessions", {"name": f"s{i}"}, key=key)
+            self.assertEqual(status, 201, session)
+            sessions.append(session["id"])
+
+        def send(rounds, start):
+            ids = {}
+            for n in range(start, start + rounds):
+                for sid in sessions:
+                    status, _, m = api.call("POST", f"/v1/sessions/{sid}/messages",
+                                            {"to": "+15550002222", "text": f"n{n}"}, key=key)
+                    self.assertEqual(status, 202, m)
+                    ids[m["id"]] = (sid, n)
+            return ids
+
+        def queued(records):
+            """(session, n) of each first 'queued' event received, in arrival order."""
+            seen, out = set(), []
+            for r in records:
+                data = r["body"]["data"]
+                if r["id"] in seen or data.get("status") != "queued":
+                    continue
+                seen.add(r["id"])
+                out.append(data["message_id"])
+            return out
+
+        def check(ids, records):
+            got = [ids[m] for m in queued(records) if m in ids]
+            last = {}
+            for sid, n in got:
+                self.assertGreater(n, last.get(sid, -1), f"order broken in session {sid}")
+                last[sid] = n
+            return len(got)
+
+        first = send(30, 0)
+        start = time.monotonic()
+        wait_for(lambda: check(first, self.sink.records("o")) == len(first), timeout=20, what="offered deliveries")
+        self.assertLess(time.monotonic() - start, 15)  # the poll would have taken 60 s
+        for r in self.sink.records("o"):
+            self.assertTrue(r["verified_with"], r)
+
+        # The receiver fails for a while: retries (scheduled by the pump's due times, not the poll)
+        # bring everything, in order, once it answers again.
+        self.sink.set("o", status=503)
+        second = send(10, 30)
+        wait_for(lambda: any(r["status"] == 503 for r in self.sink.records("o")), timeout=10, what="a refused delivery")
+        self.sink.set("o", status=200)
+        third = send(10, 40)
+        everything = {**first, **second, **third}
+        wait_for(lambda: check(everything, [r for r in self.sink.records("o") if r["status"] == 200]) == len(everything),
+                 timeout=30, what="every delivery after the outage")
 
     def test_slow_receiver_does_not_delay_another_account(self):
         w, api = self.start_gateway()

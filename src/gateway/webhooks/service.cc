@@ -303,10 +303,12 @@ void Service::Offer(std::vector<store::DueWebhookDelivery> made, std::int64_t fa
         clean_lanes_.erase(lane);
         continue;
       }
-      bool capped = false;
-      if (!clean_lanes_.count(lane) || !TryStart(due, kNone, &capped)) {
+      Launch started = clean_lanes_.count(lane) ? TryStart(due, kNone) : Launch::kNotHead;
+      if (started != Launch::kStarted) {
+        // Open and not in flight: the lane is not clean until the pump has sent it.
+        clean_lanes_.erase(lane);
         needs_pump_ = true;
-        if (capped) contended_.insert(d.endpoint_id);
+        if (started == Launch::kCapped) contended_.insert(d.endpoint_id);
       }
     }
     if (needs_pump_) WakeNow();
@@ -359,48 +361,49 @@ asio::awaitable<std::int64_t> Service::PumpOnce() {
   needs_pump_ = false;  // everything due is looked at now
   for (auto& due : batch->due) {
     if (stopping_) break;
-    bool capped = false;
-    if (!TryStart(due, recorded_meanwhile, &capped) && capped) {
-      contended_.insert(due.delivery.endpoint_id);
-      needs_pump_ = true;  // when an attempt ends, the pump looks again
+    switch (TryStart(due, recorded_meanwhile)) {
+      case Launch::kCapped:
+        contended_.insert(due.delivery.endpoint_id);
+        needs_pump_ = true;  // when an attempt ends, the pump looks again
+        break;
+      case Launch::kAwaitsRecord:
+        needs_pump_ = true;  // when its record commits (RecordLoop), the lane's next is read
+        break;
+      default:
+        break;
     }
   }
   co_return batch->next_due_ms;
 }
 
-bool Service::TryStart(store::DueWebhookDelivery& due, const std::set<std::string>& recorded_meanwhile,
-                       bool* capped) {
+Service::Launch Service::TryStart(store::DueWebhookDelivery& due, const std::set<std::string>& recorded_meanwhile) {
   const auto& d = due.delivery;
-  if (static_cast<int>(in_flight_.size()) >= options_.max_in_flight) {
-    *capped = true;
-    return false;
-  }
-  if (in_flight_.count(d.id) || unrecorded_.count(d.id) || recorded_meanwhile.count(d.id)) return false;
+  if (static_cast<int>(in_flight_.size()) >= options_.max_in_flight) return Launch::kCapped;
+  if (in_flight_.count(d.id)) return Launch::kBusy;
+  if (unrecorded_.count(d.id) || recorded_meanwhile.count(d.id)) return Launch::kAwaitsRecord;
   std::string lane = d.endpoint_id + "\n" + d.session_id;
-  if (d.ordered && busy_lanes_.count(lane)) return false;
+  if (d.ordered && busy_lanes_.count(lane)) return Launch::kBusy;
   int& running = per_endpoint_[d.endpoint_id];
-  if (running >= options_.per_endpoint_concurrency) {
-    *capped = true;
-    return false;
-  }
+  if (running >= options_.per_endpoint_concurrency) return Launch::kCapped;
   ++running;
   in_flight_.insert(d.id);
+  bool knows_lane = false;
   if (d.ordered) {
     busy_lanes_.insert(lane);
-    clean_lanes_.erase(lane);  // until this run ends well
+    knows_lane = clean_lanes_.erase(lane) > 0;  // clean until now; until this run ends well
   }
   std::uint64_t token = next_token_++;
   auto& signal = cancels_[token];
   signal = std::make_unique<asio::cancellation_signal>();
   auto copy = due;
-  asio::co_spawn(strand_, Attempt(std::move(due)),
+  asio::co_spawn(strand_, Attempt(std::move(due), knows_lane),
                  asio::bind_cancellation_slot(signal->slot(), [this, copy = std::move(copy), token](std::exception_ptr e) {
                    if (e && !stopping_) {
                      spdlog::error("webhooks: delivery {} failed: {}", copy.delivery.id, base::ExceptionText(e));
                    }
                    Finished(copy, token);
                  }));
-  return true;
+  return Launch::kStarted;
 }
 
 void Service::Finished(const store::DueWebhookDelivery& due, std::uint64_t token) {
@@ -422,10 +425,14 @@ void Service::Finished(const store::DueWebhookDelivery& due, std::uint64_t token
   if (!stopping_ && needs_pump_) WakeNow();
 }
 
-asio::awaitable<void> Service::Attempt(store::DueWebhookDelivery due) {
+asio::awaitable<void> Service::Attempt(store::DueWebhookDelivery due, bool knows_lane) {
   const store::WebhookEndpointRow e = due.endpoint;
   store::WebhookDeliveryRow d = due.delivery;
+  const std::string lane_key = e.id + "\n" + d.session_id;
   std::deque<store::WebhookDeliveryRow> lane;  // the lane's next deliveries, read ahead
+  // Whether everything open in the lane after `lane` is known to come as an offer (the run
+  // began at a clean lane's head, or a read-ahead found the rest): then the store is read only
+  // when an offer came while this run was sending.
   for (int run = 1;; ++run) {
     std::int64_t started = Now();
     std::int64_t ts = started / 1000;
@@ -483,16 +490,21 @@ asio::awaitable<void> Service::Attempt(store::DueWebhookDelivery due) {
       needs_pump_ = true;
       co_return;
     }
-    if (lane.empty()) {
-      auto next = co_await store_.LaneDeliveries(e.id, d.session_id, d.event_seq, Now(), 64);
+    // Offers that arrive while the store is read may be missing from what it returns: read
+    // again until none came meanwhile.
+    while (lane.empty() && (!knows_lane || offered_while_busy_.count(lane_key))) {
+      offered_while_busy_.erase(lane_key);
+      constexpr int kReadAhead = 64;
+      auto next = co_await store_.LaneDeliveries(e.id, d.session_id, d.event_seq, Now(), kReadAhead);
       if (!next || stopping_) {
         needs_pump_ = true;
         co_return;
       }
       lane.assign(next->begin(), next->end());
+      knows_lane = static_cast<int>(next->size()) < kReadAhead;
     }
     if (lane.empty()) {
-      clean_lanes_.insert(e.id + "\n" + d.session_id);
+      clean_lanes_.insert(lane_key);
       co_return;
     }
     if (lane.front().next_attempt_ms > Now()) {

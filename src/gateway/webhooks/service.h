@@ -144,10 +144,14 @@ class Service {
  private:
   boost::asio::awaitable<void> Run();
   boost::asio::awaitable<std::int64_t> PumpOnce();
-  boost::asio::awaitable<void> Attempt(store::DueWebhookDelivery due);
-  // Starts an attempt unless the delivery is in flight, awaits its record, or its lane or
-  // endpoint is at its limit; false when it did not start (`capped`: because of a limit).
-  bool TryStart(store::DueWebhookDelivery& due, const std::set<std::string>& recorded_meanwhile, bool* capped);
+  // One delivery, then the lane's next ones while they succeed (ordered deliveries);
+  // `knows_lane`: started as the head of a clean lane.
+  boost::asio::awaitable<void> Attempt(store::DueWebhookDelivery due, bool knows_lane);
+  // Starts an attempt unless the delivery is in flight or its lane sending (kBusy), its last
+  // attempt's record is not committed yet (kAwaitsRecord: the store still shows it open), or
+  // the endpoint or the worker is at its limit (kCapped). kNotHead: not tried (Offer).
+  enum class Launch { kStarted, kBusy, kAwaitsRecord, kCapped, kNotHead };
+  Launch TryStart(store::DueWebhookDelivery& due, const std::set<std::string>& recorded_meanwhile);
   void WakeNow();
   void Finished(const store::DueWebhookDelivery& due, std::uint64_t token);
   // Attempts' records go through one queue and are committed in batches (RecordLoop).
