@@ -219,6 +219,30 @@ class DisconnectTest(OutboxFixture):
         self.assertEqual(status, 200, body)
         self.assertEqual(body["dropped"], 1, body)
 
+    def test_unpaced_sends_overlap_instead_of_waiting_for_each_ack(self):
+        # Pacing off: a message goes once the one before it is written, not once the server has
+        # acknowledged it. With every frame to the gateway held back 400 ms (wasim delays them one
+        # after another, so each message's ack and receipts add more than a second), 12 messages
+        # that each waited for their ack would take over 10 s to reach the phone; overlapped (up
+        # to 16 may await their acks) they arrive at once, in order, once each.
+        sid = self.linked_session(speed={"min_delay_ms": 0, "max_delay_ms": 0})
+        self.send(sid, "+" + BOB, "warm-up")  # Signal session and device lists, before the delay
+        self.wait_inbox(BOB, 1)
+        status, body = self.wasim.request("POST", "/v1/faults", {"frame_delay_ms": 400, "frame_delay_probability": 1.0})
+        self.assertEqual(status, 200, body)
+        self.addCleanup(lambda: self.wasim.request("DELETE", "/v1/faults"))
+        texts = [f"overlap {i}" for i in range(12)]
+        start = time.monotonic()
+        accepted = [self.send(sid, "+" + BOB, t) for t in texts]
+        got = self.wait_inbox(BOB, 13, timeout=30)
+        took = time.monotonic() - start
+        self.assertEqual([m["text"] for m in got[1:]], texts)
+        self.assertEqual([m["id"] for m in got[1:]], [m["wa_id"] for m in accepted])
+        self.assertLess(took, 3.0)
+        for m in accepted:
+            self.wait_status(sid, m["id"], ("sent", "delivered"))
+        self.assertEqual(self.duplicates(BOB), 0)
+
     def test_the_queue_waits_for_the_connection_and_drains_in_order(self):
         sid = self.linked_session(speed={"min_delay_ms": 0, "max_delay_ms": 50})
         self.send(sid, BOB, "before")

@@ -284,8 +284,17 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
 
   asio::awaitable<void> Loop() {
     co_await LoadDay(base::UnixMs());
-    std::int64_t backoff = outbox_.options_.retry_min.count();
+    backoff_ = outbox_.options_.retry_min.count();
     while (!stopping_) {
+      if (retry_at_ > 0) {
+        // A pipelined send failed: nothing goes before its backoff passed.
+        co_await Backoff();
+        continue;
+      }
+      if (in_flight_.size() >= kMaxInFlight) {
+        co_await WaitFor(1000);
+        continue;
+      }
       if (!connected_) {
         std::int64_t wait = co_await ExpireDue();
         co_await WaitFor(wait);
@@ -308,7 +317,7 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       std::int64_t earliest = LLONG_MAX;
       const MessageRow* pick = nullptr;
       for (const auto& m : *pending) {
-        if (held.count(m.chat_jid)) continue;
+        if (held.count(m.chat_jid) || in_flight_.count(m.id)) continue;
         if (m.status == "queued" && m.expires_ms && *m.expires_ms <= now) {
           outbox_.ForgetAccepted(m.id);
           co_await Change(m.id, "failed", "expired", "expires_at passed before the message could be sent");
@@ -361,37 +370,102 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       // Not awaited: the WhatsApp id is fixed, so a crash between this and the send only resends
       // the same message; the writer keeps this change before the "sent" that follows.
       asio::co_spawn(strand_, MarkSending(m.id), asio::detached);
-      wa::client::SendTextRequest request{.to = m.chat_jid, .text = m.text, .mentions = m.mentions, .id = m.wa_id};
-      if (!m.quoted_id.empty()) {
-        request.quoted = wa::client::QuotedMessage{m.quoted_id, m.quoted_participant, m.quoted_text};
-      }
-      if (outbox_.options_.on_dispatched) {
-        request.on_written = [outbox = &outbox_, id = m.id](std::chrono::steady_clock::time_point at) {
-          std::chrono::steady_clock::time_point accepted;
-          {
-            std::lock_guard lock(outbox->accepted_mu_);
-            auto it = outbox->accepted_.find(id);
-            if (it == outbox->accepted_.end()) return;  // accepted before a restart, or sent already
-            accepted = it->second;
-            outbox->accepted_.erase(it);
-          }
-          outbox->options_.on_dispatched(at - accepted);
-        };
-      }
-      auto sent = co_await client_.SendText(std::move(request));
-      if (sent) {
-        co_await Change(m.id, "sent", "", "", 0, sent->timestamp, first_contact);
-        std::int64_t at = base::UnixMs();
-        ++sent_today_;
-        if (first_contact) ++first_today_;
-        last_send_ms_ = at;
-        last_to_[m.chat_jid] = at;
-        delay_ms_ = DrawDelay(pacing_, rng_);
-        backoff = outbox_.options_.retry_min.count();
-        std::lock_guard lock(outbox_.mu_);
-        ++outbox_.counters_.sent;
+      bool pipelined = Pipelined(typing, now);
+      in_flight_.insert(m.id);
+      if (!pipelined) {
+        auto send = SendOne(std::move(m), first_contact, nullptr);
+        Outcome outcome = co_await std::move(send);
+        if (outcome == Outcome::kRetry) co_await Backoff();
         continue;
       }
+      // Nothing paces this session: the next message goes as soon as this one's stanza is
+      // written, without waiting for the server's ack and the "sent" record (the socket keeps
+      // the order). A failure after the write waits for the backoff before anything else goes.
+      auto written = std::make_shared<Written>(strand_);
+      asio::co_spawn(strand_, SendDetached(shared_from_this(), std::move(m), first_contact, written), asio::detached);
+      while (!written->done && !stopping_) {
+        written->timer.expires_after(std::chrono::hours(1));
+        boost::system::error_code ec;
+        co_await written->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+    }
+    // Sends still waiting for their acks finish before the loop is done (the client fails them
+    // once it stops, which follows; a crash here only resends them under the same id).
+    asio::steady_timer poll(strand_);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!in_flight_.empty() && std::chrono::steady_clock::now() < deadline) {
+      poll.expires_after(std::chrono::milliseconds(5));
+      boost::system::error_code ec;
+      co_await poll.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
+
+  // Set once a pipelined send's stanza is written (or its send ended before that).
+  struct Written {
+    explicit Written(asio::strand<asio::io_context::executor_type>& strand) : timer(strand) {}
+    void Done() {
+      done = true;
+      timer.cancel();
+    }
+    asio::steady_timer timer;
+    bool done = false;
+  };
+
+  // A pipelined send, owning its dispatcher while it runs.
+  static asio::awaitable<void> SendDetached(std::shared_ptr<Dispatcher> self, MessageRow m, bool first_contact,
+                                            std::shared_ptr<Written> written) {
+    auto send = self->SendOne(std::move(m), first_contact, std::move(written));
+    co_await std::move(send);
+  }
+
+  // Whether this send may overlap the next: no delay between sends, no typing, no per-recipient
+  // gap and no cap that in-flight sends could overshoot.
+  bool Pipelined(int typing, std::int64_t now) const {
+    return typing == 0 && pacing_.min_delay_ms == 0 && pacing_.max_delay_ms == 0 && pacing_.recipient_gap_ms == 0 &&
+           pacing_.first_contact_daily_limit == 0 && EffectiveDailyLimit(pacing_, row_.linked_ms, now) == 0 &&
+           in_flight_.size() < kMaxInFlight;
+  }
+
+  enum class Outcome { kSent, kFailed, kRetry };
+
+  // Sends `m` and records the outcome (sent, failed, or left for a retry).
+  asio::awaitable<Outcome> SendOne(MessageRow m, bool first_contact, std::shared_ptr<Written> written) {
+    wa::client::SendTextRequest request{.to = m.chat_jid, .text = m.text, .mentions = m.mentions, .id = m.wa_id};
+    if (!m.quoted_id.empty()) {
+      request.quoted = wa::client::QuotedMessage{m.quoted_id, m.quoted_participant, m.quoted_text};
+    }
+    if (outbox_.options_.on_dispatched || written) {
+      request.on_written = [outbox = &outbox_, id = m.id, written, strand = strand_](std::chrono::steady_clock::time_point at) {
+        if (written) asio::post(strand, [written] { written->Done(); });
+        if (!outbox->options_.on_dispatched) return;
+        std::chrono::steady_clock::time_point accepted;
+        {
+          std::lock_guard lock(outbox->accepted_mu_);
+          auto it = outbox->accepted_.find(id);
+          if (it == outbox->accepted_.end()) return;  // accepted before a restart, or sent already
+          accepted = it->second;
+          outbox->accepted_.erase(it);
+        }
+        outbox->options_.on_dispatched(at - accepted);
+      };
+    }
+    auto send = client_.SendText(std::move(request));
+    auto sent = co_await std::move(send);
+    if (written) written->Done();  // ended before the write (a failure): the loop goes on
+    Outcome outcome = Outcome::kSent;
+    if (sent) {
+      co_await Change(m.id, "sent", "", "", 0, sent->timestamp, first_contact);
+      std::int64_t at = base::UnixMs();
+      ++sent_today_;
+      if (first_contact) ++first_today_;
+      last_send_ms_ = at;
+      last_to_[m.chat_jid] = at;
+      delay_ms_ = DrawDelay(pacing_, rng_);
+      backoff_ = outbox_.options_.retry_min.count();
+      std::lock_guard lock(outbox_.mu_);
+      ++outbox_.counters_.sent;
+    } else {
       Failure f = Classify(sent.error());
       spdlog::info("session {}: sending {} failed: {}", row_.id, m.id, sent.error().message());
       if (f.verdict == Verdict::kRetry && m.attempts + 1 >= outbox_.options_.max_attempts) f.verdict = Verdict::kFail;
@@ -400,17 +474,32 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
         co_await Change(m.id, "failed", f.code, f.detail);
         std::lock_guard lock(outbox_.mu_);
         ++outbox_.counters_.failed;
-        continue;
+        outcome = Outcome::kFailed;
+      } else {
+        outcome = Outcome::kRetry;
+        retry_at_ = std::max(retry_at_, base::UnixMs() + backoff_);
       }
-      co_await WaitFor(backoff);
-      backoff = std::min<std::int64_t>(backoff * 2, outbox_.options_.retry_max.count());
     }
+    in_flight_.erase(m.id);
+    woken_ = true;  // a slot is free, or the backoff starts
+    timer_.cancel();
+    co_return outcome;
+  }
+
+  // Waits out the backoff a failed send set, doubling it for the next failure.
+  asio::awaitable<void> Backoff() {
+    std::int64_t wait = retry_at_ - base::UnixMs();
+    backoff_ = std::min<std::int64_t>(backoff_ * 2, outbox_.options_.retry_max.count());
+    retry_at_ = 0;
+    if (wait > 0) co_await WaitFor(wait);
   }
 
   // Waiting messages checked for expiry per pass while disconnected.
   static constexpr int kExpiryScan = 1000;
   // Chats remembered as unknown at most (bulk sends to new numbers).
   static constexpr std::size_t kUnknownChats = 10000;
+  // Pipelined sends of one session waiting for their acks at most.
+  static constexpr std::size_t kMaxInFlight = 16;
 
   Outbox& outbox_;
   store::SessionRow row_;
@@ -433,6 +522,9 @@ class Outbox::Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   std::uint64_t unknown_as_of_ = 0;
   std::atomic<std::uint64_t> received_{0};
   std::atomic<bool> finished_{false};
+  std::set<std::string> in_flight_;  // message ids being sent (ack not yet in)
+  std::int64_t backoff_ = 0;         // the next retry's wait, ms
+  std::int64_t retry_at_ = 0;        // set by a failed send: nothing goes before it
 };
 
 // --- the outbox ----------------------------------------------------------------------------
