@@ -12,7 +12,7 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import makeWASocket, { useMultiFileAuthState, Browsers } from 'baileys'
-import { startWasim, trustRoot, closeStatus, tempDir, logger } from './wasim_harness.mjs'
+import { startWasim, trustRoot, closeStatus, tempDir, logger, recorder } from './wasim_harness.mjs'
 
 const A = '15550003331' // Baileys' phone
 const B = '15550003332' // wa_peer's phone
@@ -47,35 +47,6 @@ async function poll(what, fn, timeoutMs = 15000) {
 		if (value) return value
 		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
 		await new Promise(r => setTimeout(r, 50))
-	}
-}
-
-// Records one Baileys event and resolves waits on it (as in sim_messages.test.mjs).
-function recorder(sock, name) {
-	const seen = []
-	const waiters = []
-	sock.ev.on(name, value => {
-		const items = Array.isArray(value) ? value : value?.messages ?? [value]
-		for (const item of items) {
-			seen.push(item)
-			for (const w of [...waiters]) {
-				if (w.match(item)) {
-					waiters.splice(waiters.indexOf(w), 1)
-					w.resolve(item)
-				}
-			}
-		}
-	})
-	return {
-		seen,
-		waitFor(match, what, timeoutMs = 15000) {
-			const found = seen.find(match)
-			if (found) return Promise.resolve(found)
-			return new Promise((resolve, reject) => {
-				const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs)
-				waiters.push({ match, resolve: v => { clearTimeout(timer); resolve(v) } })
-			})
-		}
 	}
 }
 

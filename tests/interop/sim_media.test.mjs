@@ -16,7 +16,7 @@ import { createServer } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { join } from 'node:path'
 import makeWASocket, { useMultiFileAuthState, Browsers, downloadMediaMessage } from 'baileys'
-import { startWasim, trustRoot, closeStatus, tempDir, logger } from './wasim_harness.mjs'
+import { startWasim, trustRoot, closeStatus, tempDir, logger, recorder } from './wasim_harness.mjs'
 
 const A = '15550003333'
 const B = '15550004444'
@@ -74,34 +74,6 @@ async function jpeg(width, height, red) {
 			.jpeg().toBuffer()
 	} catch {
 		return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), bytes(2000 + red, red)])
-	}
-}
-
-function recorder(sock, name) {
-	const seen = []
-	const waiters = []
-	sock.ev.on(name, value => {
-		const items = Array.isArray(value) ? value : value?.messages ?? [value]
-		for (const item of items) {
-			seen.push(item)
-			for (const w of [...waiters]) {
-				if (w.match(item)) {
-					waiters.splice(waiters.indexOf(w), 1)
-					w.resolve(item)
-				}
-			}
-		}
-	})
-	return {
-		seen,
-		waitFor(match, what, timeoutMs = 15000) {
-			const found = seen.find(match)
-			if (found) return Promise.resolve(found)
-			return new Promise((resolve, reject) => {
-				const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs)
-				waiters.push({ match, resolve: v => { clearTimeout(timer); resolve(v) } })
-			})
-		}
 	}
 }
 

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import makeWASocket, { useMultiFileAuthState, Browsers } from 'baileys'
-import { startWasim, trustRoot, closeStatus, tempDir, logger } from './wasim_harness.mjs'
+import { startWasim, trustRoot, closeStatus, tempDir, logger, recorder } from './wasim_harness.mjs'
 
 const A = '15550001111'
 const B = '15550002222'
@@ -24,35 +24,6 @@ after(async () => {
 	await sim?.stop()
 	if (authDir) rmSync(authDir, { recursive: true, force: true })
 })
-
-// Records one Baileys event and resolves waits on it.
-function recorder(sock, name) {
-	const seen = []
-	const waiters = []
-	sock.ev.on(name, value => {
-		const items = Array.isArray(value) ? value : value?.messages ?? [value]
-		for (const item of items) {
-			seen.push(item)
-			for (const w of [...waiters]) {
-				if (w.match(item)) {
-					waiters.splice(waiters.indexOf(w), 1)
-					w.resolve(item)
-				}
-			}
-		}
-	})
-	return {
-		seen,
-		waitFor(match, what, timeoutMs = 15000) {
-			const found = seen.find(match)
-			if (found) return Promise.resolve(found)
-			return new Promise((resolve, reject) => {
-				const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs)
-				waiters.push({ match, resolve: v => { clearTimeout(timer); resolve(v) } })
-			})
-		}
-	}
-}
 
 function textOf(m) {
 	return m.message?.conversation ?? m.message?.extendedTextMessage?.text

@@ -138,3 +138,32 @@ export async function linkByQr(sim, phone, authDir) {
 	await client.waitFor(u => u.connection === 'open', 15000, 'connection open')
 	return client
 }
+
+// Records one Baileys event (`name`) of `sock` and resolves waits on it.
+export function recorder(sock, name) {
+	const seen = []
+	const waiters = []
+	sock.ev.on(name, value => {
+		const items = Array.isArray(value) ? value : value?.messages ?? [value]
+		for (const item of items) {
+			seen.push(item)
+			for (const w of [...waiters]) {
+				if (w.match(item)) {
+					waiters.splice(waiters.indexOf(w), 1)
+					w.resolve(item)
+				}
+			}
+		}
+	})
+	return {
+		seen,
+		waitFor(match, what, timeoutMs = 15000) {
+			const found = seen.find(match)
+			if (found) return Promise.resolve(found)
+			return new Promise((resolve, reject) => {
+				const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs)
+				waiters.push({ match, resolve: v => { clearTimeout(timer); resolve(v) } })
+			})
+		}
+	}
+}
