@@ -353,6 +353,13 @@ CREATE INDEX wa_sent_messages_by_time ON wa_sent_messages(session_id, sent_ms);
 ALTER TABLE sessions ADD COLUMN history_sync TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN source TEXT NOT NULL DEFAULT 'live';
 )sql"},
+      // "Did this chat ever write to us" (first-contact pacing) reads received messages only:
+      // outgoing messages no longer pay for an index entry of their chat.
+      {11, "received_by_chat",
+       R"sql(
+DROP INDEX messages_by_chat;
+CREATE INDEX messages_in_by_chat ON messages(session_id, chat_jid) WHERE direction = 'in';
+)sql"},
   };
   return migrations;
 }

@@ -740,8 +740,7 @@ SqliteMessageStore::LoggedOutSessions() {
 asio::awaitable<base::Result<bool>> SqliteMessageStore::HasReceivedFrom(std::string session_id,
                                                                         std::string chat_jid) {
   auto fn = [=](sqlite3* db) -> base::Result<bool> {
-    Stmt s(db, "SELECT 1 FROM messages WHERE session_id = ?1 AND direction = 'in' AND "
-           "(chat_jid = ?2 OR sender_pn = ?2) LIMIT 1");
+    Stmt s(db, kReceivedFromSql);
     if (!s.ok()) return base::Result<bool>(boost::system::in_place_error, ErrorOf(db));
     s.Bind(1, session_id);
     s.Bind(2, chat_jid);

@@ -63,6 +63,13 @@ class SqliteMessageStore final : public MessageStore, public GroupWriter {
   boost::asio::awaitable<base::Result<std::int64_t>> Prune(std::int64_t messages_before_ms,
                                                           std::int64_t keys_before_ms) override;
 
+  // HasReceivedFrom's query: two index lookups (the chat; the sender's phone number), not the
+  // OR of both, for which SQLite scans every received message of the session.
+  static constexpr const char* kReceivedFromSql =
+      "SELECT 1 FROM messages WHERE session_id = ?1 AND direction = 'in' AND chat_jid = ?2 "
+      "UNION ALL SELECT 1 FROM messages WHERE session_id = ?1 AND direction = 'in' AND sender_pn = ?2 "
+      "AND sender_pn != '' LIMIT 1";
+
   // Largest number of writes committed in one transaction so far (benchmarks, tests).
   std::size_t largest_batch() const;
 

@@ -200,8 +200,28 @@ TEST_F(MessageStoreTest, ReceivedMessagesAreStoredOnceAndAnnounced) {
   EXPECT_EQ(again->message.id, "msg_in1");
   EXPECT_TRUE(*RunTask(ioc_, messages_->HasReceivedFrom("ses_1", "15550002222@s.whatsapp.net")));
   EXPECT_FALSE(*RunTask(ioc_, messages_->HasReceivedFrom("ses_1", "15550003333@s.whatsapp.net")));
+  // A LID chat whose sender's number is known counts for that number too.
+  MessageRow lid{.id = "msg_in3", .account_id = "acc_1", .session_id = "ses_1", .direction = "in", .wa_id = "X3",
+                 .chat_jid = "99887766@lid", .sender_pn = "15550004444@s.whatsapp.net", .text = "hi",
+                 .status = "received", .created_ms = 11, .updated_ms = 11};
+  ASSERT_TRUE(RunTask(ioc_, messages_->StoreReceived(lid)));
+  EXPECT_TRUE(*RunTask(ioc_, messages_->HasReceivedFrom("ses_1", "99887766@lid")));
+  EXPECT_TRUE(*RunTask(ioc_, messages_->HasReceivedFrom("ses_1", "15550004444@s.whatsapp.net")));
+  EXPECT_FALSE(*RunTask(ioc_, messages_->HasReceivedFrom("ses_2", "15550004444@s.whatsapp.net")));
+  // Both halves are index lookups, not a scan of the session's received messages.
+  ASSERT_TRUE(store_->WithConnection([](sqlite3* db) -> base::Result<void> {
+    std::string plan;
+    std::string sql = std::string("EXPLAIN QUERY PLAN ") + SqliteMessageStore::kReceivedFromSql;
+    Stmt s(db, sql.c_str());
+    EXPECT_TRUE(s.ok()) << sqlite3_errmsg(db);
+    while (s.Step() == SQLITE_ROW) plan += s.Text(3) + "\n";
+    EXPECT_NE(plan.find("messages_in_by_chat (session_id=? AND chat_jid=?)"), std::string::npos) << plan;
+    EXPECT_NE(plan.find("messages_by_sender_pn (session_id=? AND sender_pn=?)"), std::string::npos) << plan;
+    EXPECT_EQ(plan.find("messages_by_wa_id"), std::string::npos) << plan;
+    return {};
+  }));
   auto listed = RunTask(ioc_, messages_->ListMessages("acc_1", "ses_1", "in", 0, 10));
-  ASSERT_EQ(listed->size(), 1u);
+  ASSERT_EQ(listed->size(), 2u);  // msg_in1 and the LID chat's
   EXPECT_TRUE(RunTask(ioc_, messages_->ListMessages("acc_2", "ses_1", "", 0, 10))->empty());
 }
 
