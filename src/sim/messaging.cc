@@ -304,23 +304,29 @@ bool World::HandleMessagingIq(Connection& conn, const Node& iq) {
 
 // --- prekeys --------------------------------------------------------------------------------
 
+std::optional<wa::signal::PreKeyBundle> Companion::SignedBundle() const {
+  if (identity_key.size() != 32 || signed_prekey.public_key.size() != 32 || signed_prekey.signature.size() != 64) {
+    return std::nullopt;
+  }
+  wa::signal::PreKeyBundle b;
+  b.registration_id = registration_id;
+  b.device_id = device_id;
+  std::copy_n(identity_key.begin(), 32, b.identity_key.begin());
+  b.signed_pre_key_id = signed_prekey.id;
+  std::copy_n(signed_prekey.public_key.begin(), 32, b.signed_pre_key.begin());
+  std::copy_n(signed_prekey.signature.begin(), 64, b.signed_pre_key_signature.begin());
+  return b;
+}
+
 std::optional<wa::signal::PreKeyBundle> World::TakeBundle(Phone& account, std::uint16_t device) {
   messaging_.stats.bundles_served++;
   if (device == 0) return account.client->TakeBundle();
   auto it = account.companions.find(device);
   if (it == account.companions.end()) return std::nullopt;
   Companion& c = it->second;
-  if (c.identity_key.size() != 32 || c.signed_prekey.public_key.size() != 32 ||
-      c.signed_prekey.signature.size() != 64) {
-    return std::nullopt;
-  }
-  wa::signal::PreKeyBundle b;
-  b.registration_id = c.registration_id;
-  b.device_id = device;
-  std::copy_n(c.identity_key.begin(), 32, b.identity_key.begin());
-  b.signed_pre_key_id = c.signed_prekey.id;
-  std::copy_n(c.signed_prekey.public_key.begin(), 32, b.signed_pre_key.begin());
-  std::copy_n(c.signed_prekey.signature.begin(), 64, b.signed_pre_key_signature.begin());
+  auto bundle = c.SignedBundle();
+  if (!bundle) return std::nullopt;
+  wa::signal::PreKeyBundle& b = *bundle;
   if (!c.prekeys.empty()) {
     // Each one-time prekey goes to one requester only (§1.6).
     auto first = c.prekeys.begin();
@@ -343,7 +349,7 @@ std::optional<wa::signal::PreKeyBundle> World::TakeBundle(Phone& account, std::u
                    {Node("count", {{"value", std::to_string(c.prekeys.size())}})}));
     }
   }
-  return b;
+  return bundle;
 }
 
 void World::ServeBundles(Connection& conn, const Node& iq) {

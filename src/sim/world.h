@@ -92,6 +92,10 @@ struct Companion {
   bool history_sent = false;  // the phone sent its history sync after linking (world_history.cc)
   std::deque<wa::binary::Node> offline;  // stanzas waiting for the next login
   std::vector<PendingStanza> unacked;     // sent, not yet acked (messaging.cc)
+
+  // Its prekey bundle without a one-time prekey (identity and signed prekey, device `device_id`);
+  // none when its keys are not all of their sizes.
+  std::optional<wa::signal::PreKeyBundle> SignedBundle() const;
 };
 
 // History sync after linking (world_history.cc): synthetic conversations the phone holds besides

@@ -218,18 +218,9 @@ void World::SendHistory(Phone& phone, std::uint16_t device) {
     auto& protocol = phone.client->protocol();
     auto has = protocol.HasSession(*address);
     auto it = phone.companions.find(device);
-    if (has && !*has && it != phone.companions.end() && it->second.identity_key.size() == 32 &&
-        it->second.signed_prekey.public_key.size() == 32 &&
-        it->second.signed_prekey.signature.size() == 64) {
-      const Companion& c = it->second;
-      wa::signal::PreKeyBundle b;
-      b.registration_id = c.registration_id;
-      b.device_id = device;
-      std::copy_n(c.identity_key.begin(), 32, b.identity_key.begin());
-      b.signed_pre_key_id = c.signed_prekey.id;
-      std::copy_n(c.signed_prekey.public_key.begin(), 32, b.signed_pre_key.begin());
-      std::copy_n(c.signed_prekey.signature.begin(), 64, b.signed_pre_key_signature.begin());
-      if (auto built = protocol.ProcessPreKeyBundle(*address, b); !built) {
+    auto bundle = it != phone.companions.end() ? it->second.SignedBundle() : std::nullopt;
+    if (has && !*has && bundle) {
+      if (auto built = protocol.ProcessPreKeyBundle(*address, *bundle); !built) {
         spdlog::warn("phone {}: no session with device {} for its history: {}", phone.number,
                      device, built.error().message());
       }
