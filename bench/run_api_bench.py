@@ -19,12 +19,9 @@ import subprocess
 import sys
 import tempfile
 
-repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(repo, "tests", "integration"))
-build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(repo, "build", "release"))
-out = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else os.path.join(build, "bench-results", "api"))
-os.environ["WA_WAGATE_BIN"] = os.path.join(build, "src", "bin", "wagate")
-import harness  # noqa: E402  (reads WA_WAGATE_BIN)
+from bench_common import REPO as repo, setup  # noqa: E402
+build, out = setup("api")
+import harness  # noqa: E402  (reads WA_WAGATE_BIN / WA_WASIM_BIN, set by setup)
 from test_accounts import Api  # noqa: E402
 
 seconds = os.environ.get("WA_BENCH_API_SECONDS", "10")
@@ -45,7 +42,6 @@ def children_cpu():
 
 
 load = os.path.join(build, "bench", "api", "wa_http_load")
-os.makedirs(out, exist_ok=True)
 data = tempfile.mkdtemp(prefix="wa-api-bench-")
 w = harness.Wagate(data, "--set", "whatsapp.url=ws://127.0.0.1:9/ws/chat",
                    "--set", "plans.starter.requests_per_minute=1000000",

@@ -36,13 +36,9 @@ import tempfile
 import threading
 import time
 
-repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(repo, "tests", "integration"))
-build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(repo, "build", "release"))
-out = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else os.path.join(build, "bench-results", "dispatch"))
-os.environ["WA_WAGATE_BIN"] = os.path.join(build, "src", "bin", "wagate")
-os.environ["WA_WASIM_BIN"] = os.path.join(build, "src", "bin", "wasim")
-import harness  # noqa: E402  (reads WA_WAGATE_BIN / WA_WASIM_BIN)
+from bench_common import REPO as repo, setup, percentile, stats  # noqa: E402
+build, out = setup("dispatch")
+import harness  # noqa: E402  (reads WA_WAGATE_BIN / WA_WASIM_BIN, set by setup)
 from test_accounts import Api  # noqa: E402
 
 SECONDS = float(os.environ.get("WA_BENCH_DISPATCH_SECONDS", "10"))
@@ -52,7 +48,6 @@ RECIPIENTS = int(os.environ.get("WA_BENCH_DISPATCH_RECIPIENTS", "10"))
 THREADS = int(os.environ.get("WA_BENCH_DISPATCH_THREADS", "16"))
 TMP = os.environ.get("WA_BENCH_DISPATCH_TMP") or None
 METRIC = "wagate_outbox_dispatch_seconds"
-os.makedirs(out, exist_ok=True)
 
 
 def own_phone(i):
@@ -61,19 +56,6 @@ def own_phone(i):
 
 def recipient_phone(i):
     return f"1555200{i % RECIPIENTS:04d}"
-
-
-def percentile(values, p):
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = min(len(s) - 1, max(0, int(round(p / 100.0 * len(s) + 0.5)) - 1))
-    return s[k]
-
-
-def stats(values):
-    return {"p50": percentile(values, 50), "p99": percentile(values, 99),
-            "max": max(values, default=float("nan")), "n": len(values)}
 
 
 def histogram(w):
