@@ -24,6 +24,11 @@ using store::WebhookEndpointRow;
 
 namespace {
 
+// An ordered lane: one endpoint's deliveries of one session, sent one at a time in event order.
+std::string LaneOf(const std::string& endpoint_id, const std::string& session_id) {
+  return endpoint_id + "\n" + session_id;
+}
+
 ApiError NotFound(std::string what) { return {status::not_found, "not_found", "no such " + what}; }
 ApiError Invalid(std::string code, std::string detail) {
   return {status::unprocessable_entity, std::move(code), std::move(detail)};
@@ -292,7 +297,7 @@ void Service::Offer(std::vector<store::DueWebhookDelivery> made, std::int64_t fa
     static const std::set<std::string> kNone;
     for (auto& due : made) {
       const auto& d = due.delivery;
-      std::string lane = d.endpoint_id + "\n" + d.session_id;
+      std::string lane = LaneOf(d.endpoint_id, d.session_id);
       if (due.endpoint.disabled) {
         clean_lanes_.erase(lane);  // it waits for the endpoint's re-enabling
         continue;
@@ -381,7 +386,7 @@ Service::Launch Service::TryStart(store::DueWebhookDelivery& due, const std::set
   if (static_cast<int>(in_flight_.size()) >= options_.max_in_flight) return Launch::kCapped;
   if (in_flight_.count(d.id)) return Launch::kBusy;
   if (unrecorded_.count(d.id) || recorded_meanwhile.count(d.id)) return Launch::kAwaitsRecord;
-  std::string lane = d.endpoint_id + "\n" + d.session_id;
+  std::string lane = LaneOf(d.endpoint_id, d.session_id);
   if (d.ordered && busy_lanes_.count(lane)) return Launch::kBusy;
   int& running = per_endpoint_[d.endpoint_id];
   if (running >= options_.per_endpoint_concurrency) return Launch::kCapped;
@@ -409,13 +414,13 @@ Service::Launch Service::TryStart(store::DueWebhookDelivery& due, const std::set
 void Service::Finished(const store::DueWebhookDelivery& due, std::uint64_t token) {
   const auto& d = due.delivery;
   in_flight_.erase(d.id);
-  if (d.ordered) busy_lanes_.erase(d.endpoint_id + "\n" + d.session_id);
+  const std::string lane = LaneOf(d.endpoint_id, d.session_id);
+  if (d.ordered) busy_lanes_.erase(lane);
   if (auto it = per_endpoint_.find(d.endpoint_id); it != per_endpoint_.end() && --it->second <= 0) {
     per_endpoint_.erase(it);
   }
   cancels_.erase(token);
   if (d.ordered) {
-    std::string lane = d.endpoint_id + "\n" + d.session_id;
     if (offered_while_busy_.erase(lane)) {
       clean_lanes_.erase(lane);
       needs_pump_ = true;
@@ -428,7 +433,7 @@ void Service::Finished(const store::DueWebhookDelivery& due, std::uint64_t token
 asio::awaitable<void> Service::Attempt(store::DueWebhookDelivery due, bool knows_lane) {
   const store::WebhookEndpointRow e = due.endpoint;
   store::WebhookDeliveryRow d = due.delivery;
-  const std::string lane_key = e.id + "\n" + d.session_id;
+  const std::string lane_key = LaneOf(e.id, d.session_id);
   std::deque<store::WebhookDeliveryRow> lane;  // the lane's next deliveries, read ahead
   // Whether everything open in the lane after `lane` is known to come as an offer (the run
   // began at a clean lane's head, or a read-ahead found the rest): then the store is read only
