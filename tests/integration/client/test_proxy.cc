@@ -79,11 +79,9 @@ asio::awaitable<void> TestProxy::Serve(tcp::socket client) {
     std::uint8_t want = username_.empty() ? 0 : 2;
     bool offered = std::find(methods.begin(), methods.end(), want) != methods.end();
     std::uint8_t choice[2] = {5, static_cast<std::uint8_t>(offered ? want : 0xFF)};
+    if (!offered) ++refused_;  // before the answer, as below
     co_await asio::async_write(client, asio::buffer(choice), kTuple);
-    if (!offered) {
-      ++refused_;
-      co_return;
-    }
+    if (!offered) co_return;
     if (want == 2) {
       std::uint8_t ver_len[2];
       co_await asio::async_read(client, asio::buffer(ver_len), kTuple);
@@ -94,12 +92,12 @@ asio::awaitable<void> TestProxy::Serve(tcp::socket client) {
       std::string pass(plen, '\0');
       co_await asio::async_read(client, asio::buffer(pass), kTuple);
       bool ok = user == username_ && pass == password_;
+      // Counted before the answer goes out: the client may report the refusal (and a test read
+      // the count) before this coroutine resumes after the write.
+      if (!ok) ++refused_;
       std::uint8_t status[2] = {1, static_cast<std::uint8_t>(ok ? 0 : 1)};
       co_await asio::async_write(client, asio::buffer(status), kTuple);
-      if (!ok) {
-        ++refused_;
-        co_return;
-      }
+      if (!ok) co_return;
     }
     std::uint8_t req[4];
     auto [e3, n3] = co_await asio::async_read(client, asio::buffer(req), kTuple);
