@@ -6,7 +6,14 @@
 #include <algorithm>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <filesystem>
 #include <unordered_map>
 
 #include "gateway/store/message_json.h"
@@ -356,9 +363,25 @@ SqliteMessageStore::AfterCommit RunHook(sqlite3* db, const SqliteMessageStore::T
   return after;
 }
 
+// Lets the writer's connection commit without syncing when the database is a WAL file, whose
+// sync the sync thread then does; otherwise SQLite keeps syncing each commit itself.
+bool DeferSyncs(sqlite3* db) {
+  std::string mode;
+  {
+    Stmt s(db, "PRAGMA journal_mode");
+    if (!s.ok() || s.Step() != SQLITE_ROW) return false;
+    mode = s.Text(0);
+  }
+  const char* file = sqlite3_db_filename(db, "main");
+  if (mode != "wal" || !file || !*file) return false;
+  return Exec(db, "PRAGMA synchronous=NORMAL", nullptr);
+}
+
 }  // namespace
 
-SqliteMessageStore::SqliteMessageStore(SqliteStore& store) : store_(store) {
+SqliteMessageStore::SqliteMessageStore(SqliteStore& store, SyncFn sync) : store_(store), sync_(std::move(sync)) {
+  if (!sync_) sync_ = [this] { return SyncWal(); };
+  syncer_ = std::thread([this] { SyncLoop(); });
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -369,11 +392,109 @@ SqliteMessageStore::~SqliteMessageStore() {
   }
   wake_.notify_all();
   writer_.join();
+  // The writer is gone: the sync thread finishes what it handed over, then stops.
+  {
+    std::lock_guard lock(sync_mu_);
+    sync_stopping_ = true;
+  }
+  sync_wake_.notify_all();
+  syncer_.join();
+  if (wal_fd_ >= 0) ::close(wal_fd_);
 }
 
 std::size_t SqliteMessageStore::largest_batch() const {
   std::lock_guard lock(mu_);
   return largest_batch_;
+}
+
+std::uint64_t SqliteMessageStore::syncs() const {
+  std::lock_guard lock(sync_mu_);
+  return syncs_;
+}
+
+void SqliteMessageStore::Settle(std::vector<DoneFn> committed, std::vector<DoneFn> durable, AfterCommit after) {
+  for (auto& f : committed) f({});
+  if (!deferred_sync_) {
+    // SQLite synced the commit itself (synchronous=FULL): durable already.
+    if (after) after();
+    for (auto& f : durable) f({});
+    return;
+  }
+  {
+    std::lock_guard lock(sync_mu_);
+    unsynced_.push_back(Committed{std::move(durable), std::move(after)});
+  }
+  sync_wake_.notify_one();
+}
+
+void SqliteMessageStore::SyncLoop() {
+  std::deque<Committed> mine;
+  for (;;) {
+    {
+      std::unique_lock lock(sync_mu_);
+      sync_wake_.wait(lock, [&] { return sync_stopping_ || !unsynced_.empty(); });
+      if (unsynced_.empty()) return;  // stopping, nothing left
+      mine.swap(unsynced_);
+    }
+    // One sync covers every commit taken: they were all written before it started.
+    bool synced = sync_();
+    {
+      std::lock_guard lock(sync_mu_);
+      ++syncs_;
+    }
+    boost::system::error_code ec;
+    if (!synced) {
+      ec = make_error_code(boost::system::errc::io_error);
+      spdlog::error("message store: syncing the WAL failed; {} commits are not known to be on disk", mine.size());
+    }
+    for (auto& c : mine) {
+      // The hook's deliveries are in the database either way; without the sync they are left
+      // to the webhook worker's own reading, after whatever made the disk fail is fixed.
+      if (synced && c.after) c.after();
+      for (auto& f : c.durable) f(ec);
+    }
+    mine.clear();
+  }
+}
+
+// fdatasync of the WAL file through a descriptor of our own: Linux syncs the file, whichever
+// descriptor wrote it. The file is checked to be the same one on each sync (SQLite deletes and
+// recreates it only when every connection closed, but a stale descriptor must never pass for a
+// sync), and its directory entry is synced when it is first (or newly) opened.
+bool SqliteMessageStore::SyncWal() {
+  std::string path;
+  {
+    std::lock_guard lock(sync_mu_);
+    path = wal_path_;
+  }
+  if (path.empty()) return false;
+  struct stat now{};
+  if (::stat(path.c_str(), &now) != 0) {
+    spdlog::error("message store: cannot find the WAL file {}: {}", path, std::strerror(errno));
+    return false;
+  }
+  if (wal_fd_ < 0 || static_cast<unsigned long>(now.st_ino) != wal_inode_) {
+    if (wal_fd_ >= 0) ::close(wal_fd_);
+    wal_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (wal_fd_ < 0) {
+      spdlog::error("message store: cannot open the WAL file {}: {}", path, std::strerror(errno));
+      return false;
+    }
+    struct stat opened{};
+    if (::fstat(wal_fd_, &opened) != 0) return false;
+    wal_inode_ = static_cast<unsigned long>(opened.st_ino);
+    std::string dir = std::filesystem::path(path).parent_path().string();
+    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return false;
+    bool dir_ok = ::fsync(dfd) == 0;
+    ::close(dfd);
+    if (!dir_ok) return false;
+  }
+  if (::fdatasync(wal_fd_) != 0) {
+    spdlog::error("message store: fdatasync of {} failed: {}", path, std::strerror(errno));
+    return false;
+  }
+  return true;
 }
 
 void SqliteMessageStore::SetTransactionHook(TransactionHook hook) {
@@ -395,7 +516,9 @@ void SqliteMessageStore::Push(Job job) {
   wake_.notify_one();
 }
 
-void SqliteMessageStore::Submit(WriteFn apply, DoneFn finish) { Push(Job{std::move(apply), std::move(finish)}); }
+void SqliteMessageStore::Submit(WriteFn apply, DoneFn finish, Wait wait) {
+  Push(Job{std::move(apply), std::move(finish), wait});
+}
 
 bool SqliteMessageStore::NextBatch(std::vector<Job>& batch, TransactionHook& hook) {
   std::unique_lock lock(mu_);
@@ -417,15 +540,26 @@ void SqliteMessageStore::RunBatch(sqlite3* db, Statements& st, std::vector<Job>&
     if (hook) after = RunHook(db, hook);
     return {};
   });
+  std::vector<DoneFn> committed, durable;
+  auto sort = [&](Job& job) {
+    (job.wait == Wait::kCommitted ? committed : durable).push_back(std::move(job.finish));
+  };
   if (together) {
-    if (after) after();
-    for (auto& job : batch) job.finish({});
+    for (auto& job : batch) sort(job);
+    Settle(std::move(committed), std::move(durable), std::move(after));
     return;
   }
   // One job failed the batch: each alone, so the others are not refused with it.
   for (auto& job : batch) {
     auto alone = InTransaction(db, [&]() -> base::Result<void> { return job.apply(db); });
-    job.finish(alone ? boost::system::error_code() : alone.error());
+    if (!alone) {
+      job.finish(alone.error());
+      continue;
+    }
+    sort(job);
+    Settle(std::move(committed), std::move(durable), nullptr);
+    committed.clear();
+    durable.clear();
   }
 }
 
@@ -438,6 +572,11 @@ void SqliteMessageStore::WriterLoop() {
     // writer of these tables, so other commits rarely invalidate it) and each statement is
     // prepared once, not once per batch.
     auto ran = store_.WithConnection([&](sqlite3* db) -> base::Result<void> {
+      deferred_sync_ = DeferSyncs(db);
+      if (deferred_sync_) {
+        std::lock_guard lock(sync_mu_);
+        wal_path_ = sqlite3_filename_wal(sqlite3_db_filename(db, "main"));
+      }
       Statements st(db);
       statements_ = &st;
       while ((more = NextBatch(batch, hook))) {
@@ -446,6 +585,8 @@ void SqliteMessageStore::WriterLoop() {
         batch.clear();
       }
       statements_ = nullptr;
+      // The connection goes back to the pool as it came: committing with its own sync.
+      if (deferred_sync_) Exec(db, "PRAGMA synchronous=FULL", nullptr);
       return {};
     });
     if (!ran) {

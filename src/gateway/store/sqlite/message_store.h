@@ -1,9 +1,16 @@
 // The SQLite messages (store/messages.h). Every write (enqueue, status change, received message)
 // uses group commit: callers add a job to a queue that one writer thread drains, committing
-// everything queued in one transaction (one fsync) with statements prepared once per batch, then
-// resuming each caller on its own executor. So the cost of a durable write falls as load rises
-// instead of being one fsync each, writes keep their order, and they never occupy the store's
-// pool, which stays free for reads. A job that fails is retried alone, so it fails by itself.
+// everything queued in one transaction with statements prepared once, then resuming each caller
+// on its own executor. So the cost of a durable write falls as load rises instead of being one
+// fsync each, writes keep their order, and they never occupy the store's pool, which stays free
+// for reads. A job that fails is retried alone, so it fails by itself.
+//
+// The sync is pipelined: the writer commits without waiting for the disk (synchronous=NORMAL on
+// its connection) and a second thread syncs the WAL file after each commit, then finishes the
+// jobs that wait for durability. So the writer prepares the next batch while the disk syncs the
+// last one, and a job that only needs its commit (a Signal state step) is not held by the sync.
+// WAL recovery keeps a prefix of the commits, so a power loss undoes at most the unsynced tail,
+// never part of a transaction and never a synced one.
 #pragma once
 
 #include <boost/asio/associated_executor.hpp>
@@ -25,7 +32,10 @@ namespace gateway::store::sqlite {
 
 class SqliteMessageStore final : public MessageStore, public GroupWriter {
  public:
-  explicit SqliteMessageStore(SqliteStore& store);
+  // Makes every commit so far durable; false when the disk refused. Tests replace the default
+  // (fdatasync of the WAL file) to hold syncs back.
+  using SyncFn = std::function<bool()>;
+  explicit SqliteMessageStore(SqliteStore& store, SyncFn sync = nullptr);
   ~SqliteMessageStore() override;
 
   boost::asio::awaitable<base::Result<EnqueueOutcome>> Enqueue(EnqueueItem item) override;
@@ -72,6 +82,8 @@ class SqliteMessageStore final : public MessageStore, public GroupWriter {
 
   // Largest number of writes committed in one transaction so far (benchmarks, tests).
   std::size_t largest_batch() const;
+  // Syncs run by the sync thread so far (tests).
+  std::uint64_t syncs() const;
 
   // Runs in every batch's transaction after its writes, on the writer thread (the webhook
   // fan-out: delivery rows commit with the events they are made for). When it fails, what it
@@ -91,6 +103,12 @@ class SqliteMessageStore final : public MessageStore, public GroupWriter {
   struct Job {
     WriteFn apply;
     DoneFn finish;
+    Wait wait = Wait::kDurable;
+  };
+  // A committed transaction on its way to the disk: what waits for its sync.
+  struct Committed {
+    std::vector<DoneFn> durable;
+    AfterCommit after;
   };
   // Runs `fn` with the writer's statements in its next transaction.
   template <class T>
@@ -99,7 +117,7 @@ class SqliteMessageStore final : public MessageStore, public GroupWriter {
 
  public:
   // GroupWriter: other repositories' writes in the same transactions as the messages'.
-  void Submit(WriteFn apply, DoneFn finish) override;
+  void Submit(WriteFn apply, DoneFn finish, Wait wait) override;
 
  private:
   void WriterLoop();
@@ -107,6 +125,11 @@ class SqliteMessageStore final : public MessageStore, public GroupWriter {
   // stopping with none left.
   bool NextBatch(std::vector<Job>& batch, TransactionHook& hook);
   void RunBatch(sqlite3* db, Statements& st, std::vector<Job>& batch, const TransactionHook& hook);
+  // After a commit: finishes what needs only the commit and hands the rest to the sync thread
+  // (or, when commits are synced by SQLite itself, finishes everything).
+  void Settle(std::vector<DoneFn> committed, std::vector<DoneFn> durable, AfterCommit after);
+  void SyncLoop();
+  bool SyncWal();
 
   SqliteStore& store_;
   mutable std::mutex mu_;
@@ -116,6 +139,20 @@ class SqliteMessageStore final : public MessageStore, public GroupWriter {
   std::size_t largest_batch_ = 0;  // mu_
   TransactionHook in_transaction_;  // mu_
   Statements* statements_ = nullptr;  // the writer thread's, during a batch
+  // Whether the writer's connection commits without syncing (WAL mode, synchronous=NORMAL): the
+  // sync thread then makes each commit durable. The writer thread's.
+  bool deferred_sync_ = false;
+  std::string wal_path_;  // the writer's, read by the sync thread once it has work (sync_mu_)
+
+  SyncFn sync_;
+  mutable std::mutex sync_mu_;
+  std::condition_variable sync_wake_;
+  std::deque<Committed> unsynced_;  // sync_mu_
+  bool sync_stopping_ = false;      // sync_mu_
+  std::uint64_t syncs_ = 0;         // sync_mu_
+  int wal_fd_ = -1;                 // the sync thread's
+  unsigned long wal_inode_ = 0;     // the sync thread's
+  std::thread syncer_;
   std::thread writer_;
 };
 

@@ -5,7 +5,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/json.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 
 #include "gateway/store/sqlite/event_store.h"
@@ -246,6 +251,81 @@ TEST_F(MessageStoreTest, AFailingWriteFailsAloneNotItsBatch) {
   EXPECT_FALSE(ok["msg_bad"]);
   EXPECT_TRUE(ok["msg_2"]);
   EXPECT_EQ(RunTask(ioc_, messages_->PendingOutgoing("ses_1", 10))->size(), 2u);
+}
+
+
+// The writer commits without waiting for the disk and a thread of its own syncs afterwards:
+// a write that needs only its commit (a Signal state step) finishes while the sync is held,
+// a durable one (an enqueue: the 202) only after it, and a failed sync fails the durable ones.
+TEST_F(MessageStoreTest, CommitsAreSyncedAfterwardsAndOnlyDurableWritesWaitForTheSync) {
+  EXPECT_TRUE(Enqueue(Out("msg_0", "WA0")).message.id == "msg_0");
+  EXPECT_GE(messages_->syncs(), 1u) << "the default store syncs the WAL after its commits";
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false, refuse = false;
+  auto sync = [&] {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return open; });
+    return !refuse;
+  };
+  messages_ = std::make_unique<SqliteMessageStore>(*store_, sync);
+  auto poll_until = [&](const std::function<bool()>& cond) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!cond() && std::chrono::steady_clock::now() < deadline) {
+      ioc_.restart();
+      ioc_.run_for(std::chrono::milliseconds(5));
+    }
+    return cond();
+  };
+  auto visible = [&](const std::string& id) {
+    bool found = false;
+    EXPECT_TRUE(store_->WithConnection([&](sqlite3* db) -> base::Result<void> {
+      Stmt s(db, "SELECT 1 FROM messages WHERE id = ?");
+      s.Bind(1, id);
+      found = s.Step() == SQLITE_ROW;
+      return {};
+    }));
+    return found;
+  };
+  auto round = [&](const std::string& id, bool fail) {
+    std::atomic<int> committed{0};
+    std::optional<base::Result<EnqueueOutcome>> enqueued;
+    messages_->Submit(
+        [id](sqlite3* db) -> base::Result<void> {
+          return Change(db, "UPDATE sessions SET name = ? WHERE id = 'ses_1'", [&](Stmt& s) { s.Bind(1, id); });
+        },
+        [&committed](boost::system::error_code ec) { committed = ec ? -1 : 1; }, GroupWriter::Wait::kCommitted);
+    boost::asio::co_spawn(ioc_, messages_->Enqueue(EnqueueItem{.message = Out(id, "WA_" + id)}),
+                          [&](std::exception_ptr, base::Result<EnqueueOutcome> r) { enqueued.emplace(std::move(r)); });
+    ASSERT_TRUE(poll_until([&] { return committed != 0 && visible(id); }));
+    EXPECT_EQ(committed, 1);
+    ioc_.restart();
+    ioc_.run_for(std::chrono::milliseconds(50));
+    EXPECT_FALSE(enqueued) << "a durable write finished before its sync";
+    {
+      std::lock_guard lock(mu);
+      open = true;
+      refuse = fail;
+    }
+    cv.notify_all();
+    ASSERT_TRUE(poll_until([&] { return enqueued.has_value(); }));
+    EXPECT_EQ(enqueued->has_value(), !fail);
+    if (fail) {
+      EXPECT_EQ(enqueued->error(), boost::system::errc::io_error);
+    }
+    std::lock_guard lock(mu);
+    open = false;
+  };
+  round("msg_1", false);
+  round("msg_2", true);
+  {
+    std::lock_guard lock(mu);
+    open = true;
+    refuse = false;
+  }
+  cv.notify_all();
+  messages_.reset();
 }
 
 }  // namespace

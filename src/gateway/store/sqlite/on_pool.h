@@ -37,9 +37,11 @@ boost::asio::awaitable<base::Result<T>> OnPool(SqliteStore& store, F fn) {
 }
 
 // `fn(sqlite3*)` runs inside a transaction of `writer` (GroupWriter: no BEGIN of its own) and
-// the caller resumes with its result once that transaction committed.
+// the caller resumes with its result once that transaction is durable (or, with
+// Wait::kCommitted, committed).
 template <class T, class F>
-boost::asio::awaitable<base::Result<T>> OnWriter(GroupWriter& writer, F fn) {
+boost::asio::awaitable<base::Result<T>> OnWriter(GroupWriter& writer, F fn,
+                                                 GroupWriter::Wait wait = GroupWriter::Wait::kDurable) {
   auto out = std::make_shared<std::optional<base::Result<T>>>();
   GroupWriter::WriteFn apply = [fn = std::move(fn), out](sqlite3* db) -> base::Result<void> {
     auto r = fn(db);
@@ -47,7 +49,7 @@ boost::asio::awaitable<base::Result<T>> OnWriter(GroupWriter& writer, F fn) {
     out->emplace(std::move(r));
     return {};
   };
-  auto initiate = [&writer, out](auto handler, GroupWriter::WriteFn apply) {
+  auto initiate = [&writer, out, wait](auto handler, GroupWriter::WriteFn apply) {
     auto work = boost::asio::make_work_guard(boost::asio::get_associated_executor(handler));
     auto h = std::make_shared<std::pair<decltype(handler), decltype(work)>>(std::move(handler), std::move(work));
     writer.Submit(std::move(apply), [h, out](boost::system::error_code ec) {
@@ -57,7 +59,7 @@ boost::asio::awaitable<base::Result<T>> OnWriter(GroupWriter& writer, F fn) {
         h->first(std::move(r));
         h->second.reset();
       });
-    });
+    }, wait);
   };
   co_return co_await boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void(base::Result<T>)>(
       std::move(initiate), boost::asio::use_awaitable, std::move(apply));

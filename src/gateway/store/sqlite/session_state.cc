@@ -365,7 +365,9 @@ class SessionStates::Committer {
             job->waiter->Complete(ec ? base::Result<void>(boost::system::in_place_error, ec) : base::Result<void>());
             std::lock_guard lock(mu_);
             if (--outstanding_ == 0) idle_.notify_all();
-          });
+          },
+          // A ratchet step needs its commit, not the sync that follows it (session_state.h).
+          GroupWriter::Wait::kCommitted);
       return;
     }
     std::lock_guard lock(mu_);

@@ -6,10 +6,16 @@
 // - Reads come from the cache. A miss reads through to the database synchronously, on the
 //   calling (network) thread, and is counted (sync_reads(), wagate_store_sync_reads_total): a
 //   missing Prefetch shows up in metrics, not as a bug.
-// - Writes go to the cache and a dirty set; Commit() writes the dirty set and returns once it is
-//   durable (one transaction, synchronous=FULL). Commits of all sessions that are waiting at the
-//   same moment share one transaction and one fsync (group commit). A crash loses exactly the
-//   writes not yet committed.
+// - Writes go to the cache and a dirty set; Commit() writes the dirty set in one transaction.
+//   Commits of all sessions that are waiting at the same moment share one transaction (group
+//   commit). Alone (no GroupWriter), Commit returns once that transaction is durable
+//   (synchronous=FULL). In the gateway's GroupWriter it returns once the transaction committed,
+//   without waiting for the sync that follows every commit: a killed process loses exactly the
+//   writes not yet committed, and a power loss at most the commits of the last sync's few
+//   milliseconds besides, always a prefix of them (what WhatsApp's own clients and the
+//   reference libraries accept for ratchet state: a step undone that way is a repeated message
+//   key, which the peer rejects and the retry receipt repairs). Messages, receipts' causes and
+//   everything promised to a client wait for durability (message_store.h).
 // - Wipe() (DeviceStore) forgets the credentials and every Signal record of the session; the next
 //   Commit removes all of its rows in the same transaction as any later writes.
 // - Credentials and signed prekeys stay in memory while the state is open; sessions, peer

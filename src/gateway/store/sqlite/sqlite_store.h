@@ -25,12 +25,22 @@ namespace gateway::store::sqlite {
 class GroupWriter {
  public:
   virtual ~GroupWriter() = default;
+  // When a write's `finish` runs.
+  enum class Wait {
+    // Once its transaction is on disk (synced): it survives a power loss. What a caller has
+    // promised to someone else (a 202, a delivery receipt) waits for this.
+    kDurable,
+    // Once its transaction committed: visible to every connection and safe from the process
+    // being killed. A power loss within the next sync (milliseconds; one runs after every
+    // commit) may undo it, and then always with every later transaction, never half of one.
+    kCommitted,
+  };
   // `apply` runs inside the next transaction on the writer's thread (no BEGIN/COMMIT of its own);
-  // `finish` gets the outcome once that transaction committed or failed (a failed batch is
+  // `finish` gets the outcome once that transaction reached `wait` or failed (a failed batch is
   // retried one job per transaction, so one job's failure is its own).
   using WriteFn = std::function<base::Result<void>(sqlite3*)>;
   using DoneFn = std::function<void(boost::system::error_code)>;
-  virtual void Submit(WriteFn apply, DoneFn finish) = 0;
+  virtual void Submit(WriteFn apply, DoneFn finish, Wait wait) = 0;
 };
 
 struct Options {
