@@ -574,7 +574,7 @@ namespace {
 MessageRow RowOf(const wa::client::Message& m, const std::string& account_id, const std::string& session_id,
                  std::int64_t created_ms) {
   MessageRow r;
-  r.id = store::NewId("msg_");
+  r.id = store::NewOrderedId("msg_");
   r.account_id = account_id;
   r.session_id = session_id;
   r.direction = m.from_me ? "out" : "in";
@@ -822,7 +822,7 @@ asio::awaitable<base::Result<Accepted, ApiError>> Outbox::Send(store::SessionRow
     }
     m.quoted_text = q.text;
   }
-  m.id = store::NewId("msg_");
+  m.id = store::NewOrderedId("msg_");
   m.account_id = session.account_id;
   m.session_id = session.id;
   m.direction = "out";

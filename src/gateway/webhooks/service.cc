@@ -204,7 +204,7 @@ asio::awaitable<base::Result<TestResult, ApiError>> Service::Test(std::string ac
   auto url = ParseWebhookUrl(e.url, options_.allow);
   if (!url) co_return Invalid(url.error().code, url.error().detail);
   store::EventRow event;
-  event.id = store::NewId("evt_");
+  event.id = store::NewOrderedId("evt_");
   event.account_id = e.account_id;
   event.type = "webhook.test";
   event.created_ms = Now();

@@ -44,7 +44,7 @@ base::Result<void> AppendEventTx(sqlite3* db, EventRow& event) {
 }
 
 base::Result<void> InsertEvent(sqlite3* db, Stmt& s, EventRow& event) {
-  if (event.id.empty()) event.id = NewId("evt_");
+  if (event.id.empty()) event.id = NewOrderedId("evt_");
   if (event.created_ms == 0) {
     event.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::system_clock::now().time_since_epoch())

@@ -359,7 +359,7 @@ base::Result<WebhookFanOut> FanOutInTransaction(sqlite3* db, const base::Bytes& 
     int made = 0;
     for (const auto* endpoint : recipients) {
       ins.Reset();
-      std::string delivery_id = NewId("dlv_");
+      std::string delivery_id = NewOrderedId("dlv_");
       ins.Bind(1, delivery_id);
       ins.Bind(2, endpoint->id);
       ins.Bind(3, e.account_id);
