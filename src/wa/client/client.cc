@@ -339,7 +339,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         creds_->identity_key, id, static_cast<std::uint64_t>(NowUnixMs()));
     if (auto stored = signal_.StoreSignedPreKey(key); !stored) co_return stored.error();
     // The private key is durable before the server can hand its public half to anyone.
-    if (auto committed = co_await store_.Commit(); !committed) co_return committed.error();
+    if (auto committed = co_await store_.CommitDurable(); !committed) co_return committed.error();
     auto r = co_await SendIqOn(c, stanzas::RotateSignedPreKey(key), config_.timeouts.iq);
     if (!r) co_return r.error().ToErrorCode();
     Credentials updated = *creds_;
@@ -755,7 +755,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   static asio::awaitable<void> ConfirmPairing(std::shared_ptr<Impl> self, std::shared_ptr<Conn> c,
                                               std::string id, std::uint32_t key_index,
                                               base::Bytes reply) {
-    if (auto committed = co_await self->store_.Commit(); !committed) {
+    if (auto committed = co_await self->store_.CommitDurable(); !committed) {
       self->Send(*c, stanzas::IqError(id, 500, "internal-error"));
       self->Finish(*c, Outcome{DisconnectReason::kStoreFailed, 500, 0, {}, false,
                                "committing the credentials failed: " + committed.error().message()});
@@ -930,7 +930,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // --- after login ---------------------------------------------------------------------------
 
   static asio::awaitable<void> PostLogin(std::shared_ptr<Impl> self, std::shared_ptr<Conn> c) {
-    if (auto committed = co_await self->store_.Commit(); !committed) {
+    if (auto committed = co_await self->store_.CommitDurable(); !committed) {
       self->Finish(*c, Outcome{DisconnectReason::kStoreFailed, 0, 0, {}, false,
                                committed.error().message()});
       co_return;
@@ -1033,7 +1033,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       creds_ = std::move(updated);
     }
     // The private keys are durable before the server can hand their public halves out.
-    if (auto committed = co_await store_.Commit(); !committed) {
+    if (auto committed = co_await store_.CommitDurable(); !committed) {
       Finish(*c, Outcome{DisconnectReason::kStoreFailed, 0, 0, {}, false, committed.error().message()});
       co_return;
     }
@@ -2105,7 +2105,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
               Node("device-identity", {}, creds_->account)}));
     }
     receipt.content = std::move(children);
-    if (auto committed = co_await store_.Commit(); !committed) {
+    // Its keys (a new prekey among them) are on disk before the receipt hands them out.
+    if (auto committed = co_await store_.CommitDurable(); !committed) {
       spdlog::error("{}: commit failed before a retry receipt: {}", name_,
                     committed.error().message());
       co_return;

@@ -10,9 +10,15 @@
 //   calls hit memory. A record that was not prefetched still works (the implementation reads it
 //   through, synchronously, and counts it), so a missing prefetch costs latency, not correctness.
 // - Commit() after a step and before acknowledging the stanza that caused it: when it returns
-//   success every write made through the synchronous interfaces before the call is durable.
-//   Writes are NOT durable before that, whatever the synchronous calls returned; a crash loses
-//   exactly the uncommitted ones. DeviceStore::Wipe() is a write like the others.
+//   success every write made through the synchronous interfaces before the call is committed:
+//   a crash of the process loses exactly the uncommitted ones. Writes are NOT kept before that,
+//   whatever the synchronous calls returned. DeviceStore::Wipe() is a write like the others.
+//   An implementation may return before the disk has synced the commit, leaving the last
+//   milliseconds of commits exposed to a power loss (the gateway's does: ratchet steps are
+//   repaired by retry receipts; docs/design/storage.md).
+// - CommitDurable() where a power loss must not undo the writes either: keys whose public
+//   halves the server will hand out (prekeys, signed prekeys, a retry receipt's keys) and the
+//   credentials of a new pairing. It also waits for earlier commits to reach the disk.
 //
 // Threading: everything, including the synchronous stores, is used from the owner's strand only.
 // The object must outlive any Prefetch or Commit in progress. Neither coroutine is abandoned
@@ -68,9 +74,12 @@ class StateStore {
   // awaitable completes (callers pass a local and await at once). An error means the records
   // stay unloaded; the synchronous calls then read them through.
   virtual boost::asio::awaitable<base::Result<void>> Prefetch(const PrefetchRequest& request) = 0;
-  // Makes every write made so far durable (see above). Failure leaves those writes pending: a
-  // later Commit retries them.
+  // Commits every write made so far (see above). Failure leaves those writes pending: a later
+  // Commit retries them.
   virtual boost::asio::awaitable<base::Result<void>> Commit() = 0;
+  // Commit, and on disk before it returns. The default suits an implementation whose Commit
+  // already waits for the disk.
+  virtual boost::asio::awaitable<base::Result<void>> CommitDurable() { co_return co_await Commit(); }
 };
 
 }  // namespace wa::client

@@ -308,6 +308,8 @@ struct SessionStates::Batch {
   std::vector<std::pair<std::uint32_t, std::optional<wa::signal::SignedPreKey>>> signed_pre_keys;
   // Set when the batch stores a sent message: the session's sent messages are trimmed to these.
   std::optional<wa::client::SentMessageBounds> trim_sent;
+  // Finish once on disk, not once committed (CommitDurable; matters only in a GroupWriter).
+  bool durable = false;
 };
 
 // Commits from every session queue here; one flush at a time runs on the store's pool and
@@ -367,7 +369,7 @@ class SessionStates::Committer {
             if (--outstanding_ == 0) idle_.notify_all();
           },
           // A ratchet step needs its commit, not the sync that follows it (session_state.h).
-          GroupWriter::Wait::kCommitted);
+          job->batch.durable ? GroupWriter::Wait::kDurable : GroupWriter::Wait::kCommitted);
       return;
     }
     std::lock_guard lock(mu_);
@@ -1144,9 +1146,22 @@ asio::awaitable<base::Result<void>> SessionState::Prefetch(
 }
 
 asio::awaitable<base::Result<void>> SessionState::Commit() {
-  if (!has_uncommitted()) co_return base::Result<void>();
+  auto op = CommitWith(false);
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<base::Result<void>> SessionState::CommitDurable() {
+  auto op = CommitWith(true);
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<base::Result<void>> SessionState::CommitWith(bool durable) {
+  // Nothing to write: a durable commit still waits for the sync of earlier commits (an empty
+  // batch in the writer's next transaction, synced with it).
+  if (!has_uncommitted() && !durable) co_return base::Result<void>();
   const std::uint64_t seq = write_seq_;
   SessionStates::Batch batch{session_id_, sealer_};
+  batch.durable = durable;
   batch.wipe = wipe_seq_ != 0;
   if (credentials_dirty_seq_ != 0 && credentials_) {
     batch.credentials = wa::client::EncodeCredentials(*credentials_);

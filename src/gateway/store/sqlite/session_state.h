@@ -138,6 +138,7 @@ class SessionState final : public wa::client::StateStore,
   boost::asio::awaitable<base::Result<void>> Prefetch(
       const wa::client::PrefetchRequest& request) override;
   boost::asio::awaitable<base::Result<void>> Commit() override;
+  boost::asio::awaitable<base::Result<void>> CommitDurable() override;
 
   // --- wa::client::DeviceStore (durable after Commit) ---
   base::Result<std::optional<wa::client::Credentials>> Load() override;
@@ -233,6 +234,7 @@ class SessionState final : public wa::client::StateStore,
   void UpdateDeviceList(const wa::signal::Address& address, bool present);
   SignedEntry* FindSigned(std::uint32_t id);
   void MarkCommitted(std::uint64_t seq);
+  boost::asio::awaitable<base::Result<void>> CommitWith(bool durable);
   void MarkDirty(std::uint64_t& dirty_seq);
 
   SessionStates& states_;

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
+#include <mutex>
+
+#include <condition_variable>
+
 #include <boost/asio/co_spawn.hpp>
 
 #include <algorithm>
@@ -695,6 +701,62 @@ TEST_F(StateTest, WithAGroupWriterCommitsShareItsTransactions) {
   EXPECT_EQ(Query("SELECT count(*) FROM wa_signal_sessions"), kSessions);
   EXPECT_EQ(*Open("s3")->LoadSession(Addr("100")), Record("v3"));
   EXPECT_EQ(*Open("s0")->LoadSession(Addr("100")), Record("later"));
+}
+
+
+// In the group writer a ratchet step's Commit finishes once committed, while the sync that
+// follows is held; CommitDurable (keys the server will hand out, pairing credentials) waits for
+// that sync, also when it has nothing of its own left to write.
+TEST_F(StateTest, InAGroupWriterCommitWaitsForTheCommitAndCommitDurableForTheDisk) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  std::optional<SqliteMessageStore> writer;
+  writer.emplace(*store_, [&] {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return open; });
+    return true;
+  });
+  store_->SetGroupWriter(&*writer);
+  auto release = [&](bool v) {
+    {
+      std::lock_guard lock(mu);
+      open = v;
+    }
+    cv.notify_all();
+  };
+  auto s = Open("s1");
+  ASSERT_TRUE(s->StoreSession(Addr("100"), Record("step")));
+  ASSERT_TRUE(Commit(*s)) << "a ratchet step waited for the held sync";
+  EXPECT_FALSE(s->has_uncommitted());
+  EXPECT_EQ(Query("SELECT count(*) FROM wa_signal_sessions WHERE session_id = 's1'"), 1);
+
+  for (bool with_writes : {true, false}) {
+    if (with_writes) {
+      ASSERT_TRUE(s->StoreSession(Addr("200"), Record("keys")));
+    }
+    std::optional<base::Result<void>> durable;
+    asio::co_spawn(ioc_, s->CommitDurable(), [&](std::exception_ptr, base::Result<void> r) { durable.emplace(r); });
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    while (std::chrono::steady_clock::now() < deadline) {
+      ioc_.restart();
+      ioc_.run_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_FALSE(durable) << "CommitDurable finished before the sync (writes: " << with_writes << ")";
+    release(true);
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!durable && std::chrono::steady_clock::now() < deadline) {
+      ioc_.restart();
+      ioc_.run_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_TRUE(durable);
+    EXPECT_TRUE(*durable);
+    release(false);
+  }
+  EXPECT_EQ(Query("SELECT count(*) FROM wa_signal_sessions WHERE session_id = 's1'"), 2);
+  release(true);
+  store_->SetGroupWriter(nullptr);
+  writer.reset();
 }
 
 }  // namespace
