@@ -15,6 +15,7 @@ Besides latency it reports the CPU time wagate and the load generator used per 1
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -75,6 +76,7 @@ try:
                 rss_kb = int(line.split()[1])
 finally:
     w.stop()
+    shutil.rmtree(data, ignore_errors=True)
 
 m, r = results["max"], results["rate_5000"]
 lines = [
