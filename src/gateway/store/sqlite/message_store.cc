@@ -460,7 +460,9 @@ void SqliteMessageStore::SyncLoop() {
 // fdatasync of the WAL file through a descriptor of our own: Linux syncs the file, whichever
 // descriptor wrote it. The file is checked to be the same one on each sync (SQLite deletes and
 // recreates it only when every connection closed, but a stale descriptor must never pass for a
-// sync), and its directory entry is synced when it is first (or newly) opened.
+// sync), and its directory entry is synced when it is first (or newly) opened. Closing this
+// descriptor would drop the process's POSIX locks on the file, but SQLite takes none on the
+// WAL (its locks are on the database and -shm files).
 bool SqliteMessageStore::SyncWal() {
   std::string path;
   {
@@ -475,7 +477,7 @@ bool SqliteMessageStore::SyncWal() {
   }
   if (wal_fd_ < 0 || static_cast<unsigned long>(now.st_ino) != wal_inode_) {
     if (wal_fd_ >= 0) ::close(wal_fd_);
-    wal_fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    wal_fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);  // some systems sync only writable ones
     if (wal_fd_ < 0) {
       spdlog::error("message store: cannot open the WAL file {}: {}", path, std::strerror(errno));
       return false;
