@@ -1,34 +1,23 @@
 #include "gateway/accounts/service.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include <filesystem>
 
 #include "gateway/store/sqlite/account_store.h"
+#include "gateway/store/sqlite/session_state_test_util.h"
 
 namespace gateway::accounts {
 namespace {
 
 namespace asio = boost::asio;
 using store::sqlite::SqliteAccountStore;
-using store::sqlite::SqliteStore;
 
 template <class T>
 T Await(asio::io_context& ioc, asio::awaitable<T> task) {
-  std::optional<T> out;
-  std::exception_ptr error;
-  asio::co_spawn(ioc, std::move(task), [&](std::exception_ptr e, T value) {
-    error = e;
-    if (!e) out.emplace(std::move(value));
-  });
-  ioc.restart();
-  ioc.run();
-  if (error) std::rethrow_exception(error);
-  return std::move(*out);
+  return store::sqlite::testing::RunTask(ioc, std::move(task));
 }
 
 inline void Await(asio::io_context& ioc, asio::awaitable<void> task) {
@@ -39,20 +28,12 @@ inline void Await(asio::io_context& ioc, asio::awaitable<void> task) {
   ioc.run();
 }
 
-class AccountServiceTest : public ::testing::Test {
+class AccountServiceTest : public store::sqlite::testing::MigratedStoreTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("wagate-accounts-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    std::string err;
-    auto s = SqliteStore::Open({.path = dir_ / "t.db", .threads = 2}, &err);
-    ASSERT_TRUE(s) << err;
-    sqlite_ = std::move(*s);
-    ASSERT_TRUE(sqlite_->Migrate(&err)) << err;
-    rows_ = std::make_unique<SqliteAccountStore>(*sqlite_);
+    MigratedStoreTest::SetUp();
+    if (HasFatalFailure()) return;
+    rows_ = std::make_unique<SqliteAccountStore>(*store_);
     config_.plans[0].requests_per_minute = 3;
     service_ = std::make_unique<AccountService>(
         *rows_, pool_, config_, ServiceOptions{}, [this] { return now_ms_; },
@@ -61,8 +42,6 @@ class AccountServiceTest : public ::testing::Test {
   void TearDown() override {
     service_.reset();
     rows_.reset();
-    sqlite_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   AccountView SignUp(const std::string& email, const std::string& ip = "10.0.0.1") {
@@ -80,11 +59,8 @@ class AccountServiceTest : public ::testing::Test {
   std::string Code(const base::Result<Principal, ApiError>& r) { return r ? "ok" : r.error().code; }
 
   static constexpr const char* kPassword = "correct horse battery";
-  std::filesystem::path dir_;
-  asio::io_context ioc_;
   base::BlockingPool pool_{2};
   config::Config config_;
-  std::unique_ptr<SqliteStore> sqlite_;
   std::unique_ptr<SqliteAccountStore> rows_;
   std::unique_ptr<AccountService> service_;
   std::int64_t now_ms_ = 1'700'000'000'000;
