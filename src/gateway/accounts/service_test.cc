@@ -5,7 +5,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
-
 #include "gateway/store/sqlite/account_store.h"
 #include "gateway/store/sqlite/session_state_test_util.h"
 
