@@ -89,28 +89,13 @@ export async function connectBaileys(sim, authDir) {
 		keepAliveIntervalMs: 5000
 	})
 	sock.ev.on('creds.update', saveCreds)
-	const events = []
-	const waiters = []
-	sock.ev.on('connection.update', update => {
-		events.push(update)
-		for (const w of [...waiters]) {
-			if (w.match(update)) {
-				waiters.splice(waiters.indexOf(w), 1)
-				w.resolve(update)
-			}
-		}
-	})
+	const updates = recorder(sock, 'connection.update')
 	return {
 		sock,
 		state,
-		events,
+		events: updates.seen,
 		waitFor(match, timeoutMs = 15000, what = 'connection update') {
-			const seen = events.find(match)
-			if (seen) return Promise.resolve(seen)
-			return new Promise((resolve, reject) => {
-				const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs)
-				waiters.push({ match, resolve: v => { clearTimeout(timer); resolve(v) } })
-			})
+			return updates.waitFor(match, what, timeoutMs)
 		},
 		end() {
 			sock.end(undefined)

@@ -543,11 +543,11 @@ void SqliteMessageStore::RunBatch(sqlite3* db, Statements& st, std::vector<Job>&
     return {};
   });
   std::vector<DoneFn> committed, durable;
-  auto sort = [&](Job& job) {
+  auto route = [&](Job& job) {
     (job.wait == Wait::kCommitted ? committed : durable).push_back(std::move(job.finish));
   };
   if (together) {
-    for (auto& job : batch) sort(job);
+    for (auto& job : batch) route(job);
     Settle(std::move(committed), std::move(durable), std::move(after));
     return;
   }
@@ -558,7 +558,7 @@ void SqliteMessageStore::RunBatch(sqlite3* db, Statements& st, std::vector<Job>&
       job.finish(alone.error());
       continue;
     }
-    sort(job);
+    route(job);
     Settle(std::move(committed), std::move(durable), nullptr);
     committed.clear();
     durable.clear();
